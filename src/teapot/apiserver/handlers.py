@@ -1,0 +1,528 @@
+"""HTTP handlers for resource requests: get, list, watch, create, update, patch, delete.
+
+Why it exists: it translates one parsed Kubernetes request (``RequestInfo``) into a call on
+``ObjectService`` and the result back into the exact response shapes clients expect — lists assembled
+from stored bytes, Table responses for kubectl, chunked watch streams with bookmarks and 410 ERROR
+events, Status objects for deletions. Object semantics live in ``objects.py``, not here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+import yaml
+
+from teapot.apiserver import errors
+from teapot.apiserver.errors import StatusError
+from teapot.apiserver.http import Request, Send, send_bytes, send_json, warning_headers
+from teapot.apiserver.objects import ObjectService, Outcome, WriteContext, supported_fields
+from teapot.apiserver.patches import (
+    APPLY_PATCH,
+    JSON_PATCH,
+    MERGE_PATCH,
+    PATCH_TYPES,
+    STRATEGIC_PATCH,
+    apply_json_patch,
+    decode_patch_body,
+    merge_patch,
+)
+from teapot.apiserver.registry import storage_key
+from teapot.apiserver.resources import ResourceInfo
+from teapot.apiserver.selectors import parse_field_selector, parse_label_selector
+from teapot.apiserver.storage import StoredObject
+from teapot.apiserver.watch import BOOKMARK, ERROR
+
+Obj = dict[str, Any]
+BOOKMARK_INTERVAL = 30.0
+
+
+class TableBuilder(Protocol):
+    def __call__(
+        self, info: ResourceInfo, objects: list[Obj], *, list_meta: Obj | None, include_object: str, wide: bool
+    ) -> Obj: ...
+
+
+class Patcher(Protocol):
+    """Strategic merge patch and server-side apply (``teapot.apiserver.merge``)."""
+
+    def strategic(self, info: ResourceInfo, original: Obj, patch: Obj) -> Obj: ...
+
+    def apply(self, info: ResourceInfo, live: Obj | None, applied: Obj, manager: str, force: bool) -> Obj: ...
+
+
+@dataclass(frozen=True)
+class Negotiated:
+    table: bool = False
+    include_object: str = "None"
+    wide: bool = False
+
+
+def negotiate(req: Request) -> Negotiated:
+    accept = req.headers.get("accept", "")
+    if "as=Table" not in accept:
+        return Negotiated()
+    include = req.param("includeObject", "None") or "None"
+    return Negotiated(table=True, include_object=include)
+
+
+def decode_body(req: Request, body: bytes) -> Any:
+    ctype = req.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if not body.strip():
+        raise errors.bad_request("the request body is empty: send a JSON or YAML object")
+    try:
+        if ctype in ("application/yaml", "application/x-yaml", "text/yaml"):
+            return yaml.safe_load(body.decode("utf-8"))
+        if ctype in ("application/json", "", "*/*"):
+            return orjson.loads(body)
+    except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise errors.bad_request(f"the object provided is unrecognized (must be a JSON or YAML object): {exc}") from exc
+    raise errors.unsupported_media_type(ctype)
+
+
+def _encode_continue(rv: int, key: tuple[str, str]) -> str:
+    raw = orjson.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": list(key)})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        data = orjson.loads(raw)
+        start = data["start"]
+        return int(data["rv"]), (str(start[0]), str(start[1]))
+    except (ValueError, KeyError, TypeError, IndexError, orjson.JSONDecodeError) as exc:
+        raise errors.bad_request(f"continue key is not valid: {exc}") from exc
+
+
+class ResourceHandlers:
+    def __init__(
+        self,
+        objects: ObjectService,
+        *,
+        tables: TableBuilder | None = None,
+        patcher: Patcher | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.objects = objects
+        self.tables = tables
+        self.patcher = patcher
+        self.clock = clock
+        self.stopping = asyncio.Event()
+
+    # -- encoding --------------------------------------------------------------------------------
+    def _item_bytes(self, info: ResourceInfo, row: StoredObject) -> bytes:
+        if info.version == info.stored_version:
+            return row.data
+        return orjson.dumps(self.objects.decode(info, row))
+
+    async def _respond_object(
+        self, req: Request, send: Send, info: ResourceInfo, obj: Obj, status: int = 200, warnings: list[str] | None = None
+    ) -> None:
+        neg = negotiate(req)
+        if neg.table and self.tables is not None and req.method == "GET":
+            obj = self.tables(info, [obj], list_meta=None, include_object=neg.include_object, wide=neg.wide)
+        await send_json(send, status, obj, warning_headers(warnings or []))
+
+    # -- read --------------------------------------------------------------------------------------
+    async def get(self, req: Request, send: Send, info: ResourceInfo, namespace: str, name: str, sub: str) -> None:
+        obj = self.objects.get(info, namespace, name)
+        if sub == "scale":
+            await send_json(send, 200, self._scale_of(info, obj))
+            return
+        await self._respond_object(req, send, info, obj)
+
+    async def list(self, req: Request, send: Send, info: ResourceInfo, namespace: str | None) -> None:
+        labels = parse_label_selector(req.param("labelSelector"))
+        fields = parse_field_selector(req.param("fieldSelector"), supported_fields(info), info.kind)
+        limit_s = req.param("limit")
+        limit = int(limit_s) if limit_s.isdigit() and int(limit_s) > 0 else None
+        after = None
+        list_rv = self.objects.store.rv
+        token = req.param("continue")
+        if token:
+            list_rv, after = _decode_continue(token)
+        else:
+            self._check_list_rv(req, list_rv)
+        rows, next_key, remaining = self.objects.list(
+            info, namespace, labels=labels, fields=fields, limit=limit, after=after
+        )
+        meta: Obj = {"resourceVersion": str(self.objects.store.rv if not token else list_rv)}
+        if next_key is not None:
+            meta["continue"] = _encode_continue(list_rv, next_key)
+            meta["remainingItemCount"] = remaining
+        neg = negotiate(req)
+        if neg.table and self.tables is not None:
+            objs = [self.objects.decode(info, r) for r in rows]
+            await send_json(
+                send, 200, self.tables(info, objs, list_meta=meta, include_object=neg.include_object, wide=neg.wide)
+            )
+            return
+        head = orjson.dumps(
+            {"kind": info.list_kind, "apiVersion": info.group_version, "metadata": meta}
+        )[:-1]
+        body = b"".join((head, b',"items":[', b",".join(self._item_bytes(info, r) for r in rows), b"]}"))
+        await send_bytes(send, 200, body)
+
+    def _check_list_rv(self, req: Request, current: int) -> None:
+        rv = req.param("resourceVersion")
+        match = req.param("resourceVersionMatch")
+        if not rv or rv == "0":
+            if match == "Exact":
+                raise errors.bad_request("resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"")
+            return
+        if not rv.isdigit():
+            raise errors.bad_request(f'resourceVersion: Invalid value: "{rv}": must be a non-negative integer')
+        want = int(rv)
+        if match == "Exact" and want != current:
+            raise errors.gone(f"too old resource version: {want} ({current})")
+        if want > current:
+            err = StatusError(504, "Timeout", f"Too large resource version: {want}, current: {current}")
+            err.retry_after_seconds = 1
+            raise err
+
+    # -- watch --------------------------------------------------------------------------------------
+    async def watch(self, req: Request, send: Send, info: ResourceInfo, namespace: str | None) -> None:
+        labels = parse_label_selector(req.param("labelSelector"))
+        fields = parse_field_selector(req.param("fieldSelector"), supported_fields(info), info.kind)
+        rv_param = req.param("resourceVersion")
+        bookmarks = req.flag("allowWatchBookmarks")
+        send_initial = req.param("sendInitialEvents") == "true"
+        timeout_s = req.param("timeoutSeconds")
+        timeout = float(timeout_s) if timeout_s.isdigit() else random.uniform(1800, 3600)
+        neg = negotiate(req)
+        key = storage_key(info)
+        initial: list[StoredObject] = []
+        initial_mode = rv_param in ("", "0") or send_initial
+        if rv_param and rv_param != "0" and not rv_param.isdigit():
+            raise errors.bad_request(f'resourceVersion: Invalid value: "{rv_param}": must be a non-negative integer')
+        # Snapshot + subscribe with no await in between, so no change can fall in the gap.
+        if initial_mode:
+            initial, _, _ = self.objects.list(info, namespace, labels=labels, fields=fields)
+            since = self.objects.store.rv
+        else:
+            since = int(rv_param)
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"application/json"),
+            (b"cache-control", b"no-cache, private"),
+        ]})
+        try:
+            watcher = self.objects.hub.subscribe(key, since_rv=since, namespace=namespace, labels=labels, fields=fields)
+        except StatusError as err:
+            line = orjson.dumps({"type": ERROR, "object": err.to_status()}) + b"\n"
+            await send({"type": "http.response.body", "body": line, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        last_rv = since
+
+        def encode(ev_type: str, data: bytes) -> bytes:
+            if neg.table and self.tables is not None:
+                obj = orjson.loads(data)
+                if info.version != info.stored_version:
+                    obj["apiVersion"] = info.group_version
+                table = self.tables(info, [obj], list_meta=None, include_object=neg.include_object, wide=neg.wide)
+                return orjson.dumps({"type": ev_type, "object": table}) + b"\n"
+            if info.version != info.stored_version:
+                obj = orjson.loads(data)
+                obj["apiVersion"] = info.group_version
+                data = orjson.dumps(obj)
+            return b'{"type":"' + ev_type.encode() + b'","object":' + data + b"}\n"
+
+        def bookmark(rv: int, initial_end: bool = False) -> bytes:
+            meta: Obj = {"resourceVersion": str(rv)}
+            if initial_end:
+                meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+            obj = {"kind": info.kind, "apiVersion": info.group_version, "metadata": meta}
+            return orjson.dumps({"type": BOOKMARK, "object": obj}) + b"\n"
+
+        async def wait_disconnect() -> None:
+            while True:
+                message = await req.receive()
+                if message["type"] == "http.disconnect":
+                    watcher.close()
+                    return
+
+        disconnect_task = asyncio.create_task(wait_disconnect())
+        stop_task = asyncio.create_task(self.stopping.wait())
+        stop_task.add_done_callback(lambda _t: watcher.close())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            if initial:
+                chunk = b"".join(encode("ADDED", r.data) for r in initial)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if initial_mode and bookmarks:
+                await send({"type": "http.response.body", "body": bookmark(since, True), "more_body": True})
+            next_bookmark = loop.time() + BOOKMARK_INTERVAL
+            while True:
+                now = loop.time()
+                if now >= deadline:
+                    break
+                wait = min(deadline, next_bookmark if bookmarks else deadline) - now
+                try:
+                    ev = await asyncio.wait_for(watcher.queue.get(), timeout=max(wait, 0.001))
+                except TimeoutError:
+                    if bookmarks and loop.time() >= next_bookmark:
+                        await send({"type": "http.response.body", "body": bookmark(last_rv), "more_body": True})
+                        next_bookmark = loop.time() + BOOKMARK_INTERVAL
+                    continue
+                batch: list[bytes] = []
+                closed = False
+                while True:
+                    if ev is None:
+                        closed = True
+                        break
+                    translated = watcher.translate(ev)
+                    if translated is not None:
+                        batch.append(encode(translated, ev.data))
+                    last_rv = ev.rv
+                    if watcher.queue.empty():
+                        break
+                    ev = watcher.queue.get_nowait()
+                if batch:
+                    await send({"type": "http.response.body", "body": b"".join(batch), "more_body": True})
+                if closed:
+                    break
+        finally:
+            self.objects.hub.unsubscribe(watcher)
+            disconnect_task.cancel()
+            stop_task.cancel()
+        if not watcher.closed or not disconnect_task.done():
+            try:
+                await send({"type": "http.response.body", "body": b""})
+            except Exception:  # client already gone
+                pass
+
+    # -- write ----------------------------------------------------------------------------------------
+    def _context(self, req: Request, user: str, sub: str = "") -> WriteContext:
+        dry = req.param("dryRun")
+        if dry and dry != "All":
+            raise errors.bad_request(f'dryRun: Unsupported value: "{dry}": supported values: "All"')
+        validation = req.param("fieldValidation") or "Warn"
+        if validation not in ("Strict", "Warn", "Ignore"):
+            raise errors.bad_request(
+                f'fieldValidation: Unsupported value: "{validation}": supported values: "Ignore", "Strict", "Warn"'
+            )
+        manager = req.param("fieldManager")
+        if not manager:
+            agent = req.headers.get("user-agent", "")
+            manager = agent.split("/")[0] if agent else "unknown"
+        return WriteContext(
+            user=user, field_manager=manager[:128], dry_run=dry == "All", field_validation=validation, subresource=sub
+        )
+
+    async def create(self, req: Request, send: Send, info: ResourceInfo, namespace: str, user: str) -> None:
+        body = decode_body(req, await req.body())
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body of the request must be a JSON or YAML object")
+        out = self.objects.create(info, namespace, body, self._context(req, user))
+        await send_json(send, 201, out.obj, warning_headers(out.warnings))
+
+    async def update(
+        self, req: Request, send: Send, info: ResourceInfo, namespace: str, name: str, sub: str, user: str
+    ) -> None:
+        body = decode_body(req, await req.body())
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body of the request must be a JSON or YAML object")
+        ctx = self._context(req, user, sub)
+        if sub == "scale":
+            out = self._write_scale(info, namespace, name, body, ctx)
+            await send_json(send, 200, self._scale_of(info, out.obj))
+            return
+        out = self.objects.update(info, namespace, name, body, ctx)
+        await send_json(send, 201 if out.created else 200, out.obj, warning_headers(out.warnings))
+
+    async def patch(
+        self, req: Request, send: Send, info: ResourceInfo, namespace: str, name: str, sub: str, user: str
+    ) -> None:
+        ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype not in PATCH_TYPES:
+            raise errors.unsupported_media_type(ctype)
+        if ctype == STRATEGIC_PATCH and not info.builtin:
+            raise errors.StatusError(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types include: "
+                "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+            )
+        patch = decode_patch_body(ctype, await req.body())
+        ctx = self._context(req, user, sub)
+        force = req.flag("force")
+        if ctype == APPLY_PATCH:
+            if not req.param("fieldManager"):
+                raise errors.bad_request(
+                    "PATCH, application/apply-patch+yaml: fieldManager: Required value: is required for apply patch"
+                )
+            if not isinstance(patch, dict):
+                raise errors.bad_request("the apply patch must be a YAML or JSON object")
+            if force and ctype != APPLY_PATCH:
+                raise errors.bad_request("force: Invalid value: true: may not be specified for non-apply patch")
+        stored = self.objects.get_stored(info, namespace, name)
+        if stored is None:
+            if ctype != APPLY_PATCH:
+                raise errors.not_found(info.resource, info.group, name)
+            if sub:
+                raise errors.not_found(info.resource, info.group, name)
+            applied = self._apply(info, None, patch, ctx, force)
+            out = self.objects.create(info, namespace, applied, ctx)
+            await send_json(send, 201, out.obj, warning_headers(out.warnings))
+            return
+        old = self.objects.decode(info, stored)
+        if sub == "scale":
+            scale = self._scale_of(info, old)
+            new_scale = self._patch_doc(ctype, info, scale, patch, ctx, force)
+            out = self._write_scale(info, namespace, name, new_scale, ctx)
+            await send_json(send, 200, self._scale_of(info, out.obj))
+            return
+        new = self._patch_doc(ctype, info, old, patch, ctx, force)
+        out = self.objects.update(info, namespace, name, new, ctx, old=old)
+        await send_json(send, 200, out.obj, warning_headers(out.warnings))
+
+    def _apply(self, info: ResourceInfo, live: Obj | None, patch: Obj, ctx: WriteContext, force: bool) -> Obj:
+        if self.patcher is None:
+            raise errors.StatusError(415, "UnsupportedMediaType", "server-side apply is not available")
+        return self.patcher.apply(info, live, patch, ctx.field_manager, force)
+
+    def _patch_doc(self, ctype: str, info: ResourceInfo, old: Obj, patch: Any, ctx: WriteContext, force: bool) -> Obj:
+        import copy
+
+        base = copy.deepcopy(old)
+        if ctype == JSON_PATCH:
+            return apply_json_patch(base, patch)
+        if ctype == MERGE_PATCH:
+            if not isinstance(patch, dict):
+                raise errors.bad_request("merge patch must be a JSON object")
+            result = merge_patch(base, patch)
+            assert isinstance(result, dict)
+            return result
+        if ctype == STRATEGIC_PATCH:
+            if self.patcher is None or not isinstance(patch, dict):
+                raise errors.bad_request("strategic merge patch must be a JSON object")
+            return self.patcher.strategic(info, base, patch)
+        return self._apply(info, base, patch, ctx, force)
+
+    # -- scale ----------------------------------------------------------------------------------------
+    def _scale_of(self, info: ResourceInfo, obj: Obj) -> Obj:
+        from teapot.apiserver.objects import field_value
+
+        meta = obj.get("metadata") or {}
+        spec = field_value(obj, info.scale_spec_path) if info.scale_spec_path else ""
+        status = field_value(obj, info.scale_status_path) if info.scale_status_path else ""
+        scale: Obj = {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                "name": meta.get("name"),
+                "namespace": meta.get("namespace"),
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+                "creationTimestamp": meta.get("creationTimestamp"),
+            },
+            "spec": {"replicas": int(spec) if spec.lstrip("-").isdigit() else 0},
+            "status": {"replicas": int(status) if status.lstrip("-").isdigit() else 0},
+        }
+        if info.scale_selector_path:
+            sel = field_value(obj, info.scale_selector_path)
+            if sel:
+                scale["status"]["selector"] = sel
+        return scale
+
+    def _write_scale(self, info: ResourceInfo, namespace: str, name: str, scale: Obj, ctx: WriteContext) -> Outcome:
+        import copy
+
+        old = self.objects.get(info, namespace, name)
+        replicas = (scale.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or replicas < 0:
+            raise errors.invalid(
+                "Scale",
+                "autoscaling",
+                name,
+                [errors.Cause("FieldValueInvalid", f"spec.replicas: Invalid value: {replicas!r}: must be greater than or equal to 0", "spec.replicas")],
+            )
+        new = copy.deepcopy(old)
+        want_rv = (scale.get("metadata") or {}).get("resourceVersion")
+        if want_rv:
+            new["metadata"]["resourceVersion"] = want_rv
+        cur: Any = new
+        parts = info.scale_spec_path.lstrip(".").split(".")
+        for part in parts[:-1]:
+            cur = cur.setdefault(part, {})
+        cur[parts[-1]] = replicas
+        return self.objects.update(info, namespace, name, new, WriteContext(
+            user=ctx.user, field_manager=ctx.field_manager, dry_run=ctx.dry_run, field_validation=ctx.field_validation
+        ), old=old)
+
+    # -- delete ---------------------------------------------------------------------------------------
+    async def _delete_options(self, req: Request) -> Obj:
+        body = await req.body()
+        opts: Obj = {}
+        if body.strip():
+            parsed = decode_body(req, body)
+            if isinstance(parsed, dict):
+                opts = parsed
+        for key in ("propagationPolicy", "gracePeriodSeconds", "dryRun"):
+            if req.param(key):
+                opts[key] = req.param(key)
+        if req.param("orphanDependents"):
+            opts.setdefault("propagationPolicy", "Orphan" if req.flag("orphanDependents") else "Background")
+        elif "orphanDependents" in opts and "propagationPolicy" not in opts:
+            opts["propagationPolicy"] = "Orphan" if opts["orphanDependents"] else "Background"
+        return opts
+
+    async def delete(
+        self, req: Request, send: Send, info: ResourceInfo, namespace: str, name: str, user: str
+    ) -> None:
+        opts = await self._delete_options(req)
+        dry = opts.get("dryRun")
+        if isinstance(dry, list):
+            dry = dry[0] if dry else ""
+        ctx = WriteContext(user=user, dry_run=dry == "All")
+        pre = opts.get("preconditions") or {}
+        out = self.objects.delete(
+            info,
+            namespace,
+            name,
+            ctx,
+            propagation=opts.get("propagationPolicy"),
+            precondition_uid=pre.get("uid"),
+            precondition_rv=pre.get("resourceVersion"),
+        )
+        if out.deleted and info.builtin:
+            meta = out.obj.get("metadata") or {}
+            status = {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": {"name": name, "group": info.group, "kind": info.resource, "uid": meta.get("uid")},
+            }
+            await send_json(send, 200, status)
+            return
+        await send_json(send, 200 if out.deleted else 202 if not info.builtin else 200, out.obj)
+
+    async def delete_collection(self, req: Request, send: Send, info: ResourceInfo, namespace: str | None, user: str) -> None:
+        labels = parse_label_selector(req.param("labelSelector"))
+        fields = parse_field_selector(req.param("fieldSelector"), supported_fields(info), info.kind)
+        opts = await self._delete_options(req)
+        ctx = WriteContext(user=user, dry_run=opts.get("dryRun") == "All")
+        rows, _, _ = self.objects.list(info, namespace, labels=labels, fields=fields)
+        items: list[bytes] = []
+        for row in rows:
+            try:
+                out = self.objects.delete(info, row.namespace, row.name, ctx, propagation=opts.get("propagationPolicy"))
+            except StatusError as err:
+                if err.code == 404:
+                    continue
+                raise
+            items.append(orjson.dumps(out.obj))
+        head = orjson.dumps(
+            {"kind": info.list_kind, "apiVersion": info.group_version, "metadata": {"resourceVersion": str(self.objects.store.rv)}}
+        )[:-1]
+        await send_bytes(send, 200, head + b',"items":[' + b",".join(items) + b"]}")
+

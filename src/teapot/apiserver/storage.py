@@ -1,0 +1,226 @@
+"""Durable object storage on SQLite (WAL), with a monotonic resourceVersion.
+
+Why it exists: the embedded server needs what etcd gives kube-apiserver — one ordered revision counter,
+atomic single-object writes that survive ``kill -9``, and fast ordered range reads for list/paging —
+without running etcd. SQLite in WAL mode with ``synchronous=NORMAL`` makes every committed transaction
+durable against process crashes (the WAL is written before ``COMMIT`` returns) at ~tens of µs a write.
+
+Objects are stored as their serialized JSON bytes, so list responses can be assembled from stored
+bytes without parsing. The revision counter lives in its own row, bumped in the same transaction as
+the write, so resourceVersions stay monotonic across restarts even after deletions.
+
+All methods are synchronous and short: the server calls them from its event loop thread, and a
+read-modify-write sequence with no ``await`` in between is therefore atomic.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS objects (
+  resource  TEXT NOT NULL,
+  namespace TEXT NOT NULL,
+  name      TEXT NOT NULL,
+  rv        INTEGER NOT NULL,
+  uid       TEXT NOT NULL,
+  labels    TEXT,
+  data      BLOB NOT NULL,
+  PRIMARY KEY (resource, namespace, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS objects_by_namespace ON objects(namespace);
+CREATE INDEX IF NOT EXISTS objects_by_uid ON objects(uid);
+CREATE TABLE IF NOT EXISTS owner_refs (
+  owner_uid TEXT NOT NULL,
+  resource  TEXT NOT NULL,
+  namespace TEXT NOT NULL,
+  name      TEXT NOT NULL,
+  PRIMARY KEY (owner_uid, resource, namespace, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS owner_refs_by_object ON owner_refs(resource, namespace, name);
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    namespace: str
+    name: str
+    rv: int
+    labels: str | None  # JSON text of metadata.labels, or None when there are none
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ObjectKey:
+    resource: str
+    namespace: str
+    name: str
+
+
+class Store:
+    """The SQLite-backed object store. ``resource`` keys are ``"<group>/<plural>"`` strings."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA temp_store=MEMORY")
+        self._db.execute("PRAGMA cache_size=-65536")
+        self._db.executescript(_SCHEMA)
+        row = self._db.execute("SELECT v FROM meta WHERE k='rv'").fetchone()
+        if row is None:
+            self._db.execute("INSERT INTO meta(k, v) VALUES ('rv', 1)")
+            self._rv = 1
+        else:
+            self._rv = int(row[0])
+        self._in_tx = False
+
+    @property
+    def rv(self) -> int:
+        """The current (last committed) revision."""
+        return self._rv
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- reads -----------------------------------------------------------------------------
+    def get(self, resource: str, namespace: str, name: str) -> StoredObject | None:
+        row = self._db.execute(
+            "SELECT rv, labels, data FROM objects WHERE resource=? AND namespace=? AND name=?",
+            (resource, namespace, name),
+        ).fetchone()
+        if row is None:
+            return None
+        return StoredObject(namespace, name, row[0], row[1], row[2])
+
+    def list(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        *,
+        after: tuple[str, str] | None = None,
+        limit: int | None = None,
+        name: str | None = None,
+    ) -> list[StoredObject]:
+        """Objects of ``resource`` ordered by (namespace, name), optionally after a paging key."""
+        sql = "SELECT namespace, name, rv, labels, data FROM objects WHERE resource=?"
+        args: list[object] = [resource]
+        if namespace is not None:
+            sql += " AND namespace=?"
+            args.append(namespace)
+        if name is not None:
+            sql += " AND name=?"
+            args.append(name)
+        if after is not None:
+            sql += " AND (namespace, name) > (?, ?)"
+            args.extend(after)
+        sql += " ORDER BY namespace, name"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [StoredObject(*row) for row in self._db.execute(sql, args)]
+
+    def count(self, resource: str) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM objects WHERE resource=?", (resource,)).fetchone()[0])
+
+    def dependents(self, owner_uid: str) -> list[ObjectKey]:
+        rows = self._db.execute(
+            "SELECT resource, namespace, name FROM owner_refs WHERE owner_uid=?", (owner_uid,)
+        ).fetchall()
+        return [ObjectKey(*r) for r in rows]
+
+    def in_namespace(self, namespace: str) -> list[ObjectKey]:
+        rows = self._db.execute(
+            "SELECT resource, namespace, name FROM objects WHERE namespace=? ORDER BY resource, name",
+            (namespace,),
+        ).fetchall()
+        return [ObjectKey(*r) for r in rows]
+
+    def exists_uid(self, uid: str) -> bool:
+        return self._db.execute("SELECT 1 FROM objects WHERE uid=? LIMIT 1", (uid,)).fetchone() is not None
+
+    def orphaned_owner_uids(self) -> list[str]:
+        """Owner UIDs referenced by some object but belonging to no stored object (for the GC)."""
+        rows = self._db.execute(
+            "SELECT DISTINCT owner_uid FROM owner_refs WHERE owner_uid NOT IN (SELECT uid FROM objects)"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def resources(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT DISTINCT resource FROM objects")]
+
+    # -- writes ----------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group several writes into one atomic, durable commit."""
+        if self._in_tx:
+            yield
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        self._in_tx = True
+        saved = self._rv
+        try:
+            yield
+            self._db.execute("UPDATE meta SET v=? WHERE k='rv'", (self._rv,))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            self._rv = saved
+            raise
+        finally:
+            self._in_tx = False
+
+    def next_rv(self) -> int:
+        """The revision the next write will get (writes must use exactly this value)."""
+        return self._rv + 1
+
+    def put(
+        self,
+        resource: str,
+        namespace: str,
+        name: str,
+        *,
+        rv: int,
+        uid: str,
+        labels: str | None,
+        data: bytes,
+        owner_uids: Iterable[str] = (),
+        owners_changed: bool = True,
+    ) -> None:
+        """Insert or replace one object at revision ``rv`` (must be ``next_rv()``)."""
+        if rv != self._rv + 1:
+            raise ValueError(f"revision {rv} is not the next revision {self._rv + 1}")
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO objects(resource, namespace, name, rv, uid, labels, data) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (resource, namespace, name, rv, uid, labels, data),
+            )
+            if owners_changed:
+                self._db.execute(
+                    "DELETE FROM owner_refs WHERE resource=? AND namespace=? AND name=?",
+                    (resource, namespace, name),
+                )
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO owner_refs(owner_uid, resource, namespace, name) VALUES (?,?,?,?)",
+                    [(uid, resource, namespace, name) for uid in owner_uids],
+                )
+            self._rv = rv
+
+    def delete(self, resource: str, namespace: str, name: str, *, rv: int) -> None:
+        """Remove one object; the deletion itself consumes revision ``rv``."""
+        if rv != self._rv + 1:
+            raise ValueError(f"revision {rv} is not the next revision {self._rv + 1}")
+        with self.transaction():
+            self._db.execute(
+                "DELETE FROM objects WHERE resource=? AND namespace=? AND name=?", (resource, namespace, name)
+            )
+            self._db.execute(
+                "DELETE FROM owner_refs WHERE resource=? AND namespace=? AND name=?", (resource, namespace, name)
+            )
+            self._rv = rv
