@@ -478,11 +478,8 @@ class ObjectService:
                 finalizers.append(ORPHAN)
         elif propagation == "Background":
             finalizers = [f for f in finalizers if f not in (FOREGROUND, ORPHAN)]
-        extra = self._deletion_finalizers(info, old)
-        for f in extra:
-            if f not in finalizers:
-                finalizers.append(f)
-        if finalizers:
+        # kind-specific finalizers (a Namespace's spec.finalizers) defer deletion without being metadata
+        if finalizers or self._deletion_finalizers(info, old):
             new = copy.deepcopy(old)
             nmeta = new["metadata"]
             changed = False
@@ -493,7 +490,10 @@ class ObjectService:
                     nmeta["generation"] = int(nmeta.get("generation", 1)) + 1
                 changed = True
             if finalizers != (nmeta.get("finalizers") or []):
-                nmeta["finalizers"] = finalizers
+                if finalizers:
+                    nmeta["finalizers"] = finalizers
+                else:
+                    nmeta.pop("finalizers", None)
                 changed = True
             if info.kind == "Namespace" and info.group == "":
                 new.setdefault("status", {})["phase"] = "Terminating"

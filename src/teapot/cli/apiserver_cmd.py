@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from pathlib import Path
 
 from teapot.cli.common import run_until_signal
+from teapot.cli.common import run as run_loop
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             await server.stop()
 
     try:
-        asyncio.run(main())
+        run_loop(main())
     except TokenFileError as exc:
         print(f"teapot apiserver: {exc}", file=sys.stderr)
         return 1

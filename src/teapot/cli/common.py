@@ -4,6 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on uvloop: its TLS and socket paths are several times faster than asyncio's."""
+    import uvloop
+
+    return uvloop.run(main)
 
 
 async def run_until_signal() -> None:
