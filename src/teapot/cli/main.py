@@ -53,7 +53,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
-    result = func(args)
+    try:
+        result = func(args)
+    except BrokenPipeError:  # e.g. `teapot crds | head`: the reader went away; not an error
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        return 130
     return int(result or 0)
 
 
