@@ -10,7 +10,13 @@ WIDGET_CRD: dict[str, Any] = {
     "metadata": {"name": "widgets.example.com"},
     "spec": {
         "group": "example.com",
-        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wd"], "categories": ["all"]},
+        "names": {
+            "plural": "widgets",
+            "singular": "widget",
+            "kind": "Widget",
+            "shortNames": ["wd"],
+            "categories": ["all"],
+        },
         "scope": "Namespaced",
         "versions": [
             {
@@ -40,7 +46,11 @@ WIDGET_CRD: dict[str, Any] = {
                                 ],
                                 "properties": {
                                     "size": {"type": "integer", "maximum": 10, "description": "How big."},
-                                    "color": {"type": "string", "enum": ["red", "green", "blue"], "default": "red"},
+                                    "color": {
+                                        "type": "string",
+                                        "enum": ["red", "green", "blue"],
+                                        "default": "red",
+                                    },
                                     "replicas": {"type": "integer"},
                                     "serial": {
                                         "type": "string",

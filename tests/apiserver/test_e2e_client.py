@@ -99,7 +99,10 @@ def test_generate_name_and_list_paging_and_selectors(api: client.ApiClient, name
     co = client.CustomObjectsApi(api)
     for i in range(7):
         body = widget("", namespace, i % 3, color=["red", "green", "blue"][i % 3])
-        body["metadata"] = {"generateName": "gen-", "labels": {"idx": str(i), "even": str(i % 2 == 0).lower()}}
+        body["metadata"] = {
+            "generateName": "gen-",
+            "labels": {"idx": str(i), "even": str(i % 2 == 0).lower()},
+        }
         out = co.create_namespaced_custom_object(G, V, namespace, P, body)
         assert out["metadata"]["name"].startswith("gen-") and len(out["metadata"]["name"]) == 9
     page = co.list_namespaced_custom_object(G, V, namespace, P, limit=3)
@@ -107,7 +110,9 @@ def test_generate_name_and_list_paging_and_selectors(api: client.ApiClient, name
     assert page["metadata"]["remainingItemCount"] == 4
     names = [o["metadata"]["name"] for o in page["items"]]
     while page["metadata"].get("continue"):
-        page = co.list_namespaced_custom_object(G, V, namespace, P, limit=3, _continue=page["metadata"]["continue"])
+        page = co.list_namespaced_custom_object(
+            G, V, namespace, P, limit=3, _continue=page["metadata"]["continue"]
+        )
         names += [o["metadata"]["name"] for o in page["items"]]
     assert len(names) == 7 and names == sorted(names)
     sel = co.list_namespaced_custom_object(G, V, namespace, P, label_selector="even=true,idx notin (0)")
@@ -133,7 +138,9 @@ def test_watch_resumes_from_resource_version(api: client.ApiClient, namespace: s
     co.delete_namespaced_custom_object(G, V, namespace, P, "w1")
     seen: list[tuple[str, str]] = []
     w = watch.Watch()
-    for ev in w.stream(co.list_namespaced_custom_object, G, V, namespace, P, resource_version=rv, timeout_seconds=2):
+    for ev in w.stream(
+        co.list_namespaced_custom_object, G, V, namespace, P, resource_version=rv, timeout_seconds=2
+    ):
         seen.append((ev["type"], ev["object"]["metadata"]["name"]))
         if len(seen) == 3:
             w.stop()
@@ -150,7 +157,14 @@ def test_watch_live_events_and_label_transitions(api: client.ApiClient, namespac
     def run() -> None:
         w = watch.Watch()
         for ev in w.stream(
-            co.list_namespaced_custom_object, G, V, namespace, P, resource_version=rv, label_selector="team=a", timeout_seconds=5
+            co.list_namespaced_custom_object,
+            G,
+            V,
+            namespace,
+            P,
+            resource_version=rv,
+            label_selector="team=a",
+            timeout_seconds=5,
         ):
             seen.append((ev["type"], ev["object"]["metadata"]["name"]))
             if len(seen) == 2:
@@ -206,9 +220,16 @@ def test_garbage_collection_background_foreground_orphan(api: client.ApiClient, 
         return co.create_namespaced_custom_object(G, V, namespace, P, widget(name, namespace))
 
     def dependent(name: str, own: dict[str, Any], block: bool = False) -> None:
-        ref = {"apiVersion": "example.com/v1", "kind": "Widget", "name": own["metadata"]["name"],
-               "uid": own["metadata"]["uid"], "blockOwnerDeletion": block}
-        v1.create_namespaced_config_map(namespace, {"metadata": {"name": name, "ownerReferences": [ref]}, "data": {}})
+        ref = {
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "name": own["metadata"]["name"],
+            "uid": own["metadata"]["uid"],
+            "blockOwnerDeletion": block,
+        }
+        v1.create_namespaced_config_map(
+            namespace, {"metadata": {"name": name, "ownerReferences": [ref]}, "data": {}}
+        )
 
     o1 = owner("bg")
     dependent("bg-dep", o1)
@@ -241,10 +262,18 @@ def test_namespace_deletion_deletes_contents(api: client.ApiClient) -> None:
     co = client.CustomObjectsApi(api)
     v1.create_namespace({"metadata": {"name": "doomed"}})
     v1.create_namespaced_config_map("doomed", {"metadata": {"name": "c"}, "data": {"a": "b"}})
+    held = {"metadata": {"name": "held", "finalizers": ["example.com/hold"]}}
+    v1.create_namespaced_config_map("doomed", held)
     co.create_namespaced_custom_object(G, V, "doomed", P, widget("w", "doomed"))
     v1.delete_namespace("doomed")
-    ns = v1.read_namespace("doomed")
-    assert ns.status.phase in ("Terminating",) or ns is None
+    _wait_gone(v1.read_namespaced_config_map, "c", "doomed")
+    _wait_gone(co.get_namespaced_custom_object, G, V, "doomed", P, "w")
+    # the namespace waits, Terminating, for the object whose finalizer is still there
+    assert v1.read_namespace("doomed").status.phase == "Terminating"
+    with pytest.raises(ApiException) as err:
+        v1.create_namespaced_config_map("doomed", {"metadata": {"name": "new"}})
+    assert err.value.status == 403 and "being terminated" in _status(err.value)["message"]
+    v1.patch_namespaced_config_map("held", "doomed", {"metadata": {"finalizers": None}})
     _wait_gone(v1.read_namespace, "doomed")
     with pytest.raises(ApiException) as err:
         v1.create_namespaced_config_map("doomed", {"metadata": {"name": "c"}})
@@ -277,11 +306,18 @@ def test_bad_input_is_a_status(apiserver: RunningAPIServer, api: client.ApiClien
     auth = dict(verify=cfg.ssl_ca_cert, cert=(cfg.cert_file, cfg.key_file), timeout=10)
     r = requests.post(base, data=b"{not json", headers={"Content-Type": "application/json"}, **auth)
     assert r.status_code == 400 and r.json()["kind"] == "Status"
-    r = requests.post(base, data=b"x" * (3 * 1024 * 1024 + 10), headers={"Content-Type": "application/json"}, **auth)
+    r = requests.post(
+        base, data=b"x" * (3 * 1024 * 1024 + 10), headers={"Content-Type": "application/json"}, **auth
+    )
     assert r.status_code == 413 and r.json()["reason"] == "RequestEntityTooLarge"
     r = requests.get(f"{cfg.host}/apis/nope.example.com/v1/things", **auth)
     assert r.status_code == 404 and r.json()["kind"] == "Status"
-    r = requests.get(f"{cfg.host}/api/v1/namespaces", headers={"Authorization": "Bearer wrong"}, verify=cfg.ssl_ca_cert, timeout=10)
+    r = requests.get(
+        f"{cfg.host}/api/v1/namespaces",
+        headers={"Authorization": "Bearer wrong"},
+        verify=cfg.ssl_ca_cert,
+        timeout=10,
+    )
     assert r.status_code == 401
     r = requests.get(f"{cfg.host}/api/v1/namespaces", verify=cfg.ssl_ca_cert, timeout=10)
     assert r.status_code == 401

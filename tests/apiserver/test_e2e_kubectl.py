@@ -48,14 +48,17 @@ def test_builtin_kinds_with_kubectl(apiserver: RunningAPIServer, namespace: str)
     assert "NotFound" in k("get", "cm", "cfg", "-n", namespace, check=False).stderr
 
 
-def test_custom_resources_apply_explain_and_columns(apiserver: RunningAPIServer, crd: None, namespace: str) -> None:
+def test_custom_resources_apply_explain_and_columns(
+    apiserver: RunningAPIServer, crd: None, namespace: str
+) -> None:
     k = apiserver.kubectl
     k("apply", "-f", "-", input=json.dumps(widget("w1", namespace, 3)))
     k("apply", "-f", "-", input=json.dumps(widget("w1", namespace, 4)))  # client-side apply again = patch
     got = apiserver.kubectl_json("get", "widget", "w1", "-n", namespace)
     assert got["spec"]["size"] == 4 and got["metadata"]["generation"] == 2
     lines = k("get", "wd", "-n", namespace).stdout.strip().split("\n")
-    assert lines[0].split() == ["NAME", "SIZE", "PHASE", "AGE"]
+    # like kube: with additionalPrinterColumns, NAME plus exactly those columns
+    assert lines[0].split() == ["NAME", "SIZE", "PHASE"]
     assert lines[1].split()[:2] == ["w1", "4"]
     explain = k("explain", "widget.spec").stdout
     assert "size" in explain and "How big." in explain
@@ -64,13 +67,25 @@ def test_custom_resources_apply_explain_and_columns(apiserver: RunningAPIServer,
     unknown = widget("w3", namespace, 1, bogus=True)
     strict = k("apply", "-f", "-", input=json.dumps(unknown), check=False)
     assert strict.returncode != 0 and "bogus" in strict.stderr
-    k("patch", "widget", "w1", "-n", namespace, "--subresource=status", "--type=merge", "-p", '{"status":{"phase":"Ready"}}')
+    k(
+        "patch",
+        "widget",
+        "w1",
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status":{"phase":"Ready"}}',
+    )
     assert k("get", "wd", "w1", "-n", namespace, "-o", "jsonpath={.status.phase}").stdout == "Ready"
     k("scale", "widget", "w1", "-n", namespace, "--replicas=3")
     assert k("get", "wd", "w1", "-n", namespace, "-o", "jsonpath={.spec.replicas}").stdout == "3"
 
 
-def test_server_side_apply_conflicts_and_force(apiserver: RunningAPIServer, crd: None, namespace: str) -> None:
+def test_server_side_apply_conflicts_and_force(
+    apiserver: RunningAPIServer, crd: None, namespace: str
+) -> None:
     k = apiserver.kubectl
     doc = json.dumps(widget("ssa", namespace, 2, color="green"))
     k("apply", "--server-side", "--field-manager=alice", "-f", "-", input=doc)
@@ -81,7 +96,11 @@ def test_server_side_apply_conflicts_and_force(apiserver: RunningAPIServer, crd:
     other = json.dumps(widget("ssa", namespace, 5))
     conflict = k("apply", "--server-side", "--field-manager=bob", "-f", "-", input=other, check=False)
     assert conflict.returncode != 0
-    assert "conflict" in conflict.stderr.lower() and ".spec.size" in conflict.stderr and "alice" in conflict.stderr
+    assert (
+        "conflict" in conflict.stderr.lower()
+        and ".spec.size" in conflict.stderr
+        and "alice" in conflict.stderr
+    )
     k("apply", "--server-side", "--field-manager=bob", "--force-conflicts", "-f", "-", input=other)
     got = apiserver.kubectl_json("get", "widget", "ssa", "-n", namespace, "--show-managed-fields")
     assert got["spec"]["size"] == 5
@@ -111,15 +130,28 @@ def test_rbac_confines_a_tenant_user(tenant_server: tuple[RunningAPIServer, Path
     # the admin kubeconfig uses the first system:masters token of the file
     assert "admin-token" in server.kubeconfig.read_text()
     k("create", "namespace", "physics")
-    k("create", "role", "editor", "-n", "physics", "--verb=get,list,watch,create,update,patch,delete", "--resource=configmaps")
+    k(
+        "create",
+        "role",
+        "editor",
+        "-n",
+        "physics",
+        "--verb=get,list,watch,create,update,patch,delete",
+        "--resource=configmaps",
+    )
     k("create", "rolebinding", "physics-editors", "-n", "physics", "--role=editor", "--group=physics")
-    assert k("auth", "can-i", "create", "configmaps", "-n", "physics", kubeconfig=alice).stdout.strip() == "yes"
+    assert (
+        k("auth", "can-i", "create", "configmaps", "-n", "physics", kubeconfig=alice).stdout.strip() == "yes"
+    )
     no = k("auth", "can-i", "list", "configmaps", "-n", "default", kubeconfig=alice, check=False)
     assert no.stdout.strip() == "no"
     k("create", "configmap", "mine", "-n", "physics", kubeconfig=alice)
     denied = k("get", "configmaps", "-n", "default", kubeconfig=alice, check=False)
     assert denied.returncode != 0
-    assert 'User "alice" cannot list resource "configmaps" in API group "" in the namespace "default"' in denied.stderr
+    assert (
+        'User "alice" cannot list resource "configmaps" in API group "" in the namespace "default"'
+        in denied.stderr
+    )
     assert k("get", "secrets", "-n", "physics", kubeconfig=alice, check=False).returncode != 0
     rules = k("auth", "can-i", "--list", "-n", "physics", kubeconfig=alice).stdout
     assert "configmaps" in rules

@@ -25,7 +25,9 @@ def test_kill_9_keeps_acknowledged_writes_and_versions(tmp_path: Path) -> None:
             v1 = client.CoreV1Api(api)
             last_rv = 0
             for i in range(50):
-                cm = v1.create_namespaced_config_map("default", {"metadata": {"name": f"c{i}"}, "data": {"i": str(i)}})
+                cm = v1.create_namespaced_config_map(
+                    "default", {"metadata": {"name": f"c{i}"}, "data": {"i": str(i)}}
+                )
                 rv = int(cm.metadata.resource_version)
                 assert rv > last_rv
                 last_rv = rv

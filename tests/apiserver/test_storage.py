@@ -42,7 +42,16 @@ def test_paging_and_owner_index(tmp_path: Path) -> None:
     s = Store(tmp_path / "s.db")
     for ns in ("a", "b"):
         for i in range(3):
-            s.put("/x", ns, f"n{i}", rv=s.next_rv(), uid=f"{ns}{i}", labels=None, data=b"{}", owner_uids=["owner"])
+            s.put(
+                "/x",
+                ns,
+                f"n{i}",
+                rv=s.next_rv(),
+                uid=f"{ns}{i}",
+                labels=None,
+                data=b"{}",
+                owner_uids=["owner"],
+            )
     page = s.list("/x", limit=4)
     assert [(o.namespace, o.name) for o in page] == [("a", "n0"), ("a", "n1"), ("a", "n2"), ("b", "n0")]
     rest = s.list("/x", after=("b", "n0"))
@@ -80,7 +89,9 @@ def test_malformed_label_selectors_are_400(bad: str) -> None:
 def test_match_expressions_and_field_selectors() -> None:
     sel = selector_from_match({"a": "1"}, [{"key": "b", "operator": "In", "values": ["x"]}])
     assert sel.matches({"a": "1", "b": "x"}) and not sel.matches({"a": "1"})
-    fs = parse_field_selector("metadata.name=x,spec.color!=red", frozenset({"metadata.name", "spec.color"}), "W")
+    fs = parse_field_selector(
+        "metadata.name=x,spec.color!=red", frozenset({"metadata.name", "spec.color"}), "W"
+    )
     assert fs.matches({"metadata.name": "x", "spec.color": "blue"})
     assert fs.exact("metadata.name") == "x"
     with pytest.raises(StatusError):

@@ -36,6 +36,7 @@ from teapot.apiserver.errors import StatusError
 from teapot.apiserver.handlers import ResourceHandlers, decode_body
 from teapot.apiserver.http import Receive, Request, Scope, Send, send_bytes, send_error, send_json
 from teapot.apiserver.objects import ObjectService
+from teapot.apiserver.openapi import V2_PROTOBUF, OpenAPIBuilder
 from teapot.apiserver.resources import ResourceInfo
 
 log = logging.getLogger("teapot.apiserver")
@@ -66,19 +67,6 @@ class StoreRBACSource:
         return list(self._rows("rolebindings", namespace))
 
 
-class OpenAPIDocs:
-    """What the app needs from the OpenAPI builder (``teapot.apiserver.openapi``)."""
-
-    def v2(self) -> bytes:
-        raise NotImplementedError
-
-    def v3_index(self) -> bytes:
-        raise NotImplementedError
-
-    def v3_group_version(self, gv: str) -> bytes | None:
-        raise NotImplementedError
-
-
 class APIServerApp:
     def __init__(
         self,
@@ -87,7 +75,7 @@ class APIServerApp:
         discovery: Discovery,
         authenticator: Authenticator,
         authorizer: Authorizer,
-        openapi: OpenAPIDocs | None = None,
+        openapi: OpenAPIBuilder | None = None,
     ) -> None:
         self.objects = objects
         self.handlers = handlers
@@ -286,7 +274,10 @@ class APIServerApp:
                 return
         if parts[0] == "openapi" and self.openapi is not None:
             if path == "/openapi/v2":
-                await send_bytes(send, 200, self.openapi.v2())
+                if "protobuf" in req.headers.get("accept", ""):
+                    await send_bytes(send, 200, self.openapi.v2_protobuf(), V2_PROTOBUF)
+                else:
+                    await send_bytes(send, 200, self.openapi.v2())
                 return
             if path == "/openapi/v3":
                 await send_bytes(send, 200, self.openapi.v3_index())

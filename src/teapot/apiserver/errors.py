@@ -21,7 +21,11 @@ class Cause:
     field: str = ""
 
     def to_dict(self) -> dict[str, str]:
-        out = {"reason": self.reason, "message": self.message}
+        # kube's cause message is the part after "<field>: "; the Status message keeps the whole text
+        message = self.message
+        if self.field and message.startswith(self.field + ": "):
+            message = message[len(self.field) + 2 :]
+        out = {"reason": self.reason, "message": message}
         if self.field:
             out["field"] = self.field
         return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,21 +55,25 @@ class Patcher(Protocol):
 
     def strategic(self, info: ResourceInfo, original: Obj, patch: Obj) -> Obj: ...
 
-    def apply(self, info: ResourceInfo, live: Obj | None, applied: Obj, manager: str, force: bool) -> Obj: ...
+    def apply(
+        self, info: ResourceInfo, live: Obj | None, applied: Obj, manager: str, force: bool, subresource: str = ""
+    ) -> Obj: ...
 
 
 @dataclass(frozen=True)
 class Negotiated:
     table: bool = False
-    include_object: str = "None"
-    wide: bool = False
+    include_object: str = "Metadata"  # kube's default: kubectl reads namespace and labels from it
+    wide: bool = True  # kube always sends priority>0 columns; kubectl hides them unless -o wide
 
 
 def negotiate(req: Request) -> Negotiated:
     accept = req.headers.get("accept", "")
     if "as=Table" not in accept:
         return Negotiated()
-    include = req.param("includeObject", "None") or "None"
+    include = req.param("includeObject", "Metadata") or "Metadata"
+    if include not in ("None", "Metadata", "Object"):
+        raise errors.bad_request(f'includeObject: Unsupported value: "{include}": supported values: "None", "Metadata", "Object"')
     return Negotiated(table=True, include_object=include)
 
 
@@ -127,7 +132,8 @@ class ResourceHandlers:
     ) -> None:
         neg = negotiate(req)
         if neg.table and self.tables is not None and req.method == "GET":
-            obj = self.tables(info, [obj], list_meta=None, include_object=neg.include_object, wide=neg.wide)
+            rv_meta = {"resourceVersion": (obj.get("metadata") or {}).get("resourceVersion", "")}
+            obj = self.tables(info, [obj], list_meta=rv_meta, include_object=neg.include_object, wide=neg.wide)
         await send_json(send, status, obj, warning_headers(warnings or []))
 
     # -- read --------------------------------------------------------------------------------------
@@ -353,6 +359,8 @@ class ResourceHandlers:
             )
         patch = decode_patch_body(ctype, await req.body())
         ctx = self._context(req, user, sub)
+        if ctype == APPLY_PATCH:
+            ctx = dataclasses.replace(ctx, operation="Apply")
         force = req.flag("force")
         if ctype == APPLY_PATCH:
             if not req.param("fieldManager"):
@@ -387,7 +395,7 @@ class ResourceHandlers:
     def _apply(self, info: ResourceInfo, live: Obj | None, patch: Obj, ctx: WriteContext, force: bool) -> Obj:
         if self.patcher is None:
             raise errors.StatusError(415, "UnsupportedMediaType", "server-side apply is not available")
-        return self.patcher.apply(info, live, patch, ctx.field_manager, force)
+        return self.patcher.apply(info, live, patch, ctx.field_manager, force, ctx.subresource)
 
     def _patch_doc(self, ctype: str, info: ResourceInfo, old: Obj, patch: Any, ctx: WriteContext, force: bool) -> Obj:
         import copy

@@ -20,6 +20,10 @@ _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
+# Finalizers the server itself owns; every other finalizer must be a qualified name with a "/".
+STANDARD_FINALIZERS = frozenset(
+    {"kubernetes", "orphan", "foregroundDeletion", "customresourcecleanup.apiextensions.k8s.io"}
+)
 
 
 def now_rfc3339(now: datetime | None = None) -> str:
@@ -148,7 +152,7 @@ def metadata_errors(kind: str, group: str, meta: dict[str, Any]) -> list[Cause]:
             causes.append(Cause("FieldValueTypeInvalid", "metadata.finalizers: Invalid value: must be a list of strings", "metadata.finalizers"))
         else:
             for i, f in enumerate(finalizers):
-                if "/" not in f and f not in ("kubernetes", "orphan", "foregroundDeletion"):
+                if "/" not in f and f not in STANDARD_FINALIZERS:
                     causes.append(
                         Cause(
                             "FieldValueInvalid",

@@ -46,6 +46,7 @@ class WriteContext:
     dry_run: bool = False
     field_validation: str = "Warn"  # Strict | Warn | Ignore
     subresource: str = ""
+    operation: str = "Update"  # "Apply" when server-side apply already computed managedFields
 
 
 @dataclass

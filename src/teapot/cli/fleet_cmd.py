@@ -23,7 +23,10 @@ from teapot.fleet.parse import FleetSpecError, load_datacenter
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "fleet", help="emulated datacenter (Redfish BMCs from sushy-tools)", description=__doc__
+        "fleet",
+        help="emulated datacenter (Redfish BMCs from sushy-tools)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="fleet_command", metavar="SUBCOMMAND")
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
