@@ -109,7 +109,9 @@ class Client:
     async def req(self, method: str, path: str, body: Any = None, ctype: str = "application/json") -> Any:
         assert self.session is not None
         data = json.dumps(body) if body is not None else None
-        async with self.session.request(method, self.server + path, data=data, headers={"Content-Type": ctype}) as r:
+        async with self.session.request(
+            method, self.server + path, data=data, headers={"Content-Type": ctype}
+        ) as r:
             text = await r.read()
             if r.status >= 400:
                 raise RuntimeError(f"{method} {path}: {r.status} {text[:300]!r}")
@@ -162,7 +164,9 @@ async def bench(kubeconfig: Path, n: int, concurrency: int, watch_samples: int) 
             n,
             concurrency,
             lambda i: c.req(
-                "PATCH", f"{base}/w-{i:06d}/status", {"status": {"phase": "Ready", "observed": i}},
+                "PATCH",
+                f"{base}/w-{i:06d}/status",
+                {"status": {"phase": "Ready", "observed": i}},
                 "application/merge-patch+json",
             ),
         )
@@ -183,6 +187,7 @@ async def bench(kubeconfig: Path, n: int, concurrency: int, watch_samples: int) 
         rv = (await c.req("GET", base + "?limit=1"))["metadata"]["resourceVersion"]
         sent: dict[str, float] = {}
         got = asyncio.Event()
+
         async def watcher() -> None:
             assert c.session is not None
             url = f"{c.server}{base}?watch=1&resourceVersion={rv}&labelSelector=bench%3Dwatch"
@@ -195,6 +200,7 @@ async def bench(kubeconfig: Path, n: int, concurrency: int, watch_samples: int) 
                         if len(latencies) >= watch_samples:
                             got.set()
                             return
+
         wt = asyncio.create_task(watcher())
         await asyncio.sleep(0.3)
         for i in range(watch_samples):
@@ -264,8 +270,13 @@ def main() -> int:
         if data_dir is not None:
             shutil.rmtree(data_dir, ignore_errors=True)
     result.update(
-        {"bench": "apiserver", "n": args.n, "concurrency": args.concurrency, "cpus": os.cpu_count(),
-         "python": platform.python_version()}
+        {
+            "bench": "apiserver",
+            "n": args.n,
+            "concurrency": args.concurrency,
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        }
     )
     print(json.dumps(result))
     return 0

@@ -34,11 +34,15 @@ class RunningAPIServer:
         cfg = yaml.safe_load(self.kubeconfig.read_text())
         return str(cfg["clusters"][0]["cluster"]["server"])
 
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True, kubeconfig: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, kubeconfig: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         cmd = [KUBECTL, "--kubeconfig", str(kubeconfig or self.kubeconfig), *args]
         result = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=60)
         if check and result.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}{result.stdout}")
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}{result.stdout}"
+            )
         return result
 
     def kubectl_json(self, *args: str) -> Any:

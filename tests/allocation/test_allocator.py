@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
+from itertools import combinations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -299,3 +300,60 @@ def test_affinity_with_preemption_stays_in_one_rack_and_moves_fewest() -> None:
     )
     assert [a.host for a in owner.bind] == ["g01"] and [e.host for e in owner.evict] == ["g03"]
     assert owner.explanation.reason == "Preempting"
+
+
+@st.composite
+def priced_fleets(draw: st.DrawFn) -> list[Host]:
+    size = draw(st.integers(1, 9))
+    return [
+        Host(
+            f"h{i}",
+            labels_of({"gpu": "nvidia-a100"} if draw(st.booleans()) else {}),
+            topology=Topology(
+                row=f"row{draw(st.integers(0, 1))}",
+                rack=f"r{draw(st.integers(0, 2))}",
+                pdu=f"p{draw(st.integers(0, 1))}",
+            ),
+            price=float(draw(st.integers(1, 5))),
+        )
+        for i in range(size)
+    ]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    hosts=priced_fleets(),
+    count=st.integers(1, 5),
+    rack_k=st.integers(1, 2),
+    row_k=st.integers(1, 3),
+    pdu=st.booleans(),
+    gpu_only=st.booleans(),
+)
+def test_claim_cost_equals_brute_force_optimum(
+    hosts: list[Host], count: int, rack_k: int, row_k: int, pdu: bool, gpu_only: bool
+) -> None:
+    spread = [Spread(Level.RACK, rack_k), Spread(Level.ROW, row_k)] + ([Spread(Level.PDU, 1)] if pdu else [])
+    requirements = GPU if gpu_only else Requirements()
+    allocator = Allocator(Inventory(hosts, CLASSES), [Tenant("t")])
+    decision = allocator.decide(
+        Claim("t/c", "t", count, requirements, topology=TopologyRule(tuple(spread))), NOW
+    )
+    eligible = [h for h in hosts if requirements.matches(h.label_map, h.resource_map)]
+
+    def ok(subset: tuple[Host, ...]) -> bool:
+        return all(
+            max(Counter(h.topology.domain(s.level) for h in subset).values(), default=0) <= s.max_per_domain
+            for s in spread
+        )
+
+    best_size, best_cost = 0, 0.0
+    for size in range(min(count, len(eligible)), 0, -1):
+        costs = [sum(h.price or 0.0 for h in s) for s in combinations(eligible, size) if ok(s)]
+        if costs:
+            best_size, best_cost = size, min(costs)
+            break
+    chosen = [allocator.inventory.hosts[a.host] for a in decision.bind]
+    assert ok(tuple(chosen))
+    assert len(chosen) == best_size
+    assert sum(h.price or 0.0 for h in chosen) == best_cost
+    assert decision.solver == ("ilp" if pdu else "greedy")  # PDU crosses racks and rows

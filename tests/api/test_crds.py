@@ -24,8 +24,10 @@ def _walk(node: Any, path: str = "") -> list[str]:
     for key in ("$ref", "anyOf", "oneOf", "allOf", "$defs", "title"):
         if key in node:
             bad.append(f"{path}: {key}")
-    if "type" not in node and not node.get("x-kubernetes-int-or-string") and not node.get(
-        "x-kubernetes-preserve-unknown-fields"
+    if (
+        "type" not in node
+        and not node.get("x-kubernetes-int-or-string")
+        and not node.get("x-kubernetes-preserve-unknown-fields")
     ):
         bad.append(f"{path}: no type")
     for name, child in (node.get("properties") or {}).items():
@@ -61,7 +63,9 @@ def test_models_read_metal3_manifests() -> None:
 
 
 @pytest.mark.e2e
-def test_metal3_example_applies_and_bad_bmc_input_is_refused(apiserver: RunningAPIServer, namespace: str) -> None:
+def test_metal3_example_applies_and_bad_bmc_input_is_refused(
+    apiserver: RunningAPIServer, namespace: str
+) -> None:
     apiserver.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump_all(all_crds()))
     apiserver.kubectl("wait", "--for=condition=Established", "crd/baremetalhosts.metal3.io", "--timeout=30s")
     apiserver.kubectl("apply", "-n", namespace, "-f", str(HERE / "metal3_example.yaml"))
@@ -73,12 +77,19 @@ def test_metal3_example_applies_and_bad_bmc_input_is_refused(apiserver: RunningA
     assert "worker-1-machine" in printed
 
     def bad(spec: dict[str, Any]) -> str:
-        body = {"apiVersion": "metal3.io/v1alpha1", "kind": "BareMetalHost", "metadata": {"name": "bad"}, "spec": spec}
+        body = {
+            "apiVersion": "metal3.io/v1alpha1",
+            "kind": "BareMetalHost",
+            "metadata": {"name": "bad"},
+            "spec": spec,
+        }
         result = apiserver.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(body), check=False)
         assert result.returncode != 0
         return result.stderr
 
     good_bmc = {"address": "redfish://10.0.0.1/redfish/v1/Systems/1", "credentialsName": "s"}
-    assert "spec.bmc.address" in bad({"online": True, "bmc": {"address": "ftp://10.0.0.1", "credentialsName": "s"}})
+    assert "spec.bmc.address" in bad(
+        {"online": True, "bmc": {"address": "ftp://10.0.0.1", "credentialsName": "s"}}
+    )
     assert "spec.bootMACAddress" in bad({"online": True, "bmc": good_bmc, "bootMACAddress": "00:11:22"})
     assert "spec.bmc.credentialsName" in bad({"online": True, "bmc": {"address": "ipmi://10.0.0.1"}})

@@ -428,3 +428,43 @@ def test_string_rules_on_timestamp_fields_are_rejected_like_kube() -> None:
     )
     with pytest.raises(SchemaError):
         compile_schema(schema)
+
+
+def test_property_names_are_escaped_like_kube() -> None:
+    props = {
+        "ref": {
+            "type": "object",
+            "properties": {
+                "namespace": {"type": "string"},
+                "x-y": {"type": "integer"},
+                "a.b/c": {"type": "integer"},
+                "0bad": {"type": "integer"},
+            },
+        }
+    }
+    rules = [
+        {
+            "rule": "self.ref.__namespace__ == 'ns' && self.ref.x__dash__y == 1 && self.ref.a__dot__b__slash__c == 2"
+        },
+        {"rule": "!has(self.ref.namespace)"},
+        {"rule": "self.ref.size() == 3"},  # the unescapable property is not visible
+    ]
+    compiled = compile_schema(with_rules(rules, props))
+    assert compiled.validate({"spec": {"ref": {"namespace": "ns", "x-y": 1, "a.b/c": 2, "0bad": 3}}}) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "escaped"),
+    [
+        ("namespace", "__namespace__"),
+        ("x-y", "x__dash__y"),
+        ("a__b", "a__underscores__b"),
+        ("ok_name", "ok_name"),
+        ("1x", None),
+        ("a b", None),
+    ],
+)
+def test_escape(name: str, escaped: str | None) -> None:
+    from teapot.apiserver.schema.cel_names import escape
+
+    assert escape(name) == escaped

@@ -71,8 +71,8 @@ def test_builtin_schemas() -> None:
 
 
 def test_set_algebra_on_fieldsv1_tries() -> None:
-    a = {"f:spec": {".": {}, "f:x": {}, "f:y": {}}}
-    b = {"f:spec": {"f:y": {}, "f:z": {}}}
+    a: fieldset.Node = {"f:spec": {".": {}, "f:x": {}, "f:y": {}}}
+    b: fieldset.Node = {"f:spec": {"f:y": {}, "f:z": {}}}
     assert fieldset.union(a, b) == {"f:spec": {".": {}, "f:x": {}, "f:y": {}, "f:z": {}}}
     assert fieldset.difference(a, b) == {"f:spec": {".": {}, "f:x": {}}}
     assert fieldset.intersection(a, b) == {"f:spec": {"f:y": {}}}
@@ -98,7 +98,7 @@ def test_paths_print_like_kube() -> None:
 
 
 def test_client_sent_keys_are_canonicalised() -> None:
-    sent = {"f:spec": {'k:{ "protocol": "TCP",  "name": "a" }': {".": {}, "f:port": {}}}}
+    sent: fieldset.Node = {"f:spec": {'k:{ "protocol": "TCP",  "name": "a" }': {".": {}, "f:port": {}}}}
     assert fieldset.canonical(sent) == {
         "f:spec": {'k:{"name":"a","protocol":"TCP"}': {".": {}, "f:port": {}}}
     }
@@ -130,7 +130,7 @@ def test_merge_patch_must_be_an_object() -> None:
 
 
 def test_json_patch_applies_operations() -> None:
-    original = {"metadata": {"labels": {"a": "1"}}, "spec": {"list": [1, 2]}}
+    original: dict[str, Any] = {"metadata": {"labels": {"a": "1"}}, "spec": {"list": [1, 2]}}
     patch = [
         {"op": "add", "path": "/metadata/labels/b", "value": "2"},
         {"op": "remove", "path": "/spec/list/0"},

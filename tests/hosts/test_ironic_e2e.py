@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -10,7 +11,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from teapot.hosts.ironic.images import sha256_of, write_live_iso, write_raw_image
-from teapot.hosts.ironic.provisioner import IronicProvisioner, IronicProvisionerSettings, node_name
+from teapot.hosts.ironic.provisioner import (
+    EXPRESS_RUNBOOK,
+    IronicProvisioner,
+    IronicProvisionerSettings,
+    node_name,
+)
 from teapot.hosts.ironic.service import IronicService
 from teapot.hosts.provisioner import (
     BMCAccess,
@@ -44,9 +50,16 @@ async def until_done(step: Callable[[], Awaitable[Result]], timeout: float = 90.
 
 
 async def asyncio_sleep(seconds: float) -> None:
-    import asyncio
-
     await asyncio.sleep(seconds)
+
+
+async def wait_for_engine_state(
+    prov: IronicProvisioner, host: HostRef, state: str, timeout: float = 30
+) -> None:
+    deadline = time.monotonic() + timeout
+    while (status := await prov.observe(host)) is None or status.engine_state != state:
+        assert time.monotonic() < deadline, status
+        await asyncio.sleep(0.3)
 
 
 def provisioner_for(ironic: IronicService) -> IronicProvisioner:
@@ -121,11 +134,22 @@ async def test_full_lifecycle_live_iso(ironic: IronicService, emulator: Emulator
     assert provisioned.status.state is ProvisioningState.PROVISIONED
     assert provisioned.status.powered_on is True
 
+    # express cleaning sets the runbook; without an agent ramdisk it fails fast and says why
+    failed = await until_done(lambda: prov.deprovision(host, CleaningMode.EXPRESS), timeout=120)
+    assert failed.error is not None and failed.error.type is ErrorType.PROVISIONING
+    assert "deploy_kernel" in failed.error.message
+    runbook = prov.baremetal.get_runbook(EXPRESS_RUNBOOK)
+    assert [s["step"] for s in runbook.steps] == ["erase_devices_express"]
+    node = prov.baremetal.get_node(host.provisioning_id)
+    assert node.driver_info["cleaning_runbook"] == EXPRESS_RUNBOOK
+    await wait_for_engine_state(prov, host, "manageable")
+
     t = time.monotonic()
     deprovisioned = await until_done(lambda: prov.deprovision(host, CleaningMode.DISABLED), timeout=120)
     timed("deprovision", t)
     assert deprovisioned.error is None, deprovisioned.error
     assert deprovisioned.status is not None and deprovisioned.status.engine_state == "available"
+    assert "cleaning_runbook" not in prov.baremetal.get_node(host.provisioning_id).driver_info
 
     t = time.monotonic()
     deleted = await until_done(lambda: prov.delete(host))
@@ -148,6 +172,7 @@ async def test_wrong_credentials_are_reported_without_the_password(
     assert result.error is not None
     assert result.error.type is ErrorType.REGISTRATION
     assert spec.bmc.address in result.error.message
+    assert "authentication failed" in result.error.message
     assert wrong not in result.error.message
     assert result.status is not None and result.status.engine_state == "enroll"
     assert result.status.last_error is not None and wrong not in result.status.last_error
@@ -204,10 +229,7 @@ async def test_agent_steps_without_an_agent_fail_fast_and_say_why(
     assert "deploy_kernel" in prepared.error.message
     assert time.monotonic() - t < 30
     # the failed cleaning is turned back into "manageable" so a later retry can start again
-    deadline = time.monotonic() + 20
-    while (status := await prov.observe(host)) is not None and status.engine_state != "manageable":
-        assert time.monotonic() < deadline, status
-        await asyncio_sleep(0.3)
+    await wait_for_engine_state(prov, host, "manageable")
 
     provided = await until_done(lambda: prov.provide(host))
     assert provided.done, provided.error

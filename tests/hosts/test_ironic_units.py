@@ -15,15 +15,31 @@ from teapot.hosts.ironic.config import IronicSettings, find_services_bin, render
 from teapot.hosts.ironic.drivers import UnknownBMCError, parse_bmc_address
 from teapot.hosts.ironic.images import sha256_of, write_live_iso, write_qcow2_image, write_raw_image
 from teapot.hosts.ironic.inventory import parse_inventory
-from teapot.hosts.ironic.provisioner import IronicProvisioner, IronicProvisionerSettings, node_name
+from teapot.hosts.ironic.provisioner import (
+    IronicProvisioner,
+    IronicProvisionerSettings,
+    _credentials_digest,
+    _digest_matches,
+    node_name,
+)
 from teapot.hosts.ironic.service import _stop_process, free_port
-from teapot.hosts.ironic.states import BUSY_STATES, FAILED_STATES, METAL3_STATE, metal3_state, sanitize
+from teapot.hosts.ironic.states import (
+    BUSY_STATES,
+    FAILED_STATES,
+    METAL3_STATE,
+    explain_bmc_error,
+    metal3_state,
+    sanitize,
+)
 from teapot.hosts.provisioner import (
     BMCAccess,
     ErrorType,
     HostRef,
+    ImageFormat,
+    ImageSpec,
     Provisioner,
     ProvisioningState,
+    ProvisionSpec,
     RegistrationSpec,
 )
 
@@ -171,6 +187,24 @@ def test_sanitize_removes_known_secrets_verbatim_and_keeps_the_rest() -> None:
     assert sanitize(None) == ""
 
 
+@pytest.mark.parametrize(
+    ("message", "hint"),
+    [
+        (
+            "HTTP GET http://b/redfish/v1/Systems/1 returned code 401. Incorrect username or password",
+            "authentication",
+        ),
+        ("HTTPConnectionPool(host='10.9.9.9'): Max retries exceeded (Connection refused)", "unreachable"),
+        ("HTTP GET http://b/redfish/v1/Systems/9 returned code 404.", "no such system"),
+        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", "disableCertificateVerification"),
+    ],
+)
+def test_bmc_errors_get_an_actionable_hint_and_keep_the_detail(message: str, hint: str) -> None:
+    explained = explain_bmc_error(message)
+    assert hint in explained and message in explained
+    assert explain_bmc_error("something else") == "something else"
+
+
 # -- inventory ----------------------------------------------------------------------------------
 
 
@@ -305,3 +339,68 @@ async def test_unknown_bmc_scheme_is_a_registration_error_before_any_ironic_call
     assert result.error is not None and result.error.type is ErrorType.REGISTRATION
     assert "ftp://10.0.0.1/x" in result.error.message and "pw-secret-1" not in result.error.message
     assert node_name(HostRef("ns", "h")) == "ns~h"
+
+
+# -- provisioner request building ---------------------------------------------------------------
+
+
+def test_instance_info_for_live_iso_and_disk_images() -> None:
+    build = IronicProvisioner._instance_info
+    assert build(ProvisionSpec(ImageSpec("http://x/live.iso", format=ImageFormat.LIVE_ISO))) == {
+        "boot_iso": "http://x/live.iso"
+    }
+    sha = "a" * 64
+    info = build(
+        ProvisionSpec(
+            ImageSpec("http://x/disk.qcow2", sha, format=ImageFormat.QCOW2),
+            root_device_hints=(("name", "/dev/sda"),),
+        )
+    )
+    assert info == {
+        "image_source": "http://x/disk.qcow2",
+        "image_disk_format": "qcow2",
+        "image_os_hash_algo": "sha256",
+        "image_os_hash_value": sha,
+        "root_device": {"name": "/dev/sda"},
+    }
+    assert build(ProvisionSpec(ImageSpec("http://x/d", "b" * 32)))["image_os_hash_algo"] == "md5"
+    assert (
+        build(ProvisionSpec(ImageSpec("http://x/d", "http://x/d.sha256")))["image_checksum"]
+        == "http://x/d.sha256"
+    )
+    with pytest.raises(ValueError, match="checksum"):
+        build(ProvisionSpec(ImageSpec("http://x/d")))
+    with pytest.raises(ValueError, match="12-character"):
+        build(ProvisionSpec(ImageSpec("http://x/d", "c" * 12)))
+
+
+def test_config_drive_parses_yaml_and_json() -> None:
+    drive = IronicProvisioner._config_drive(
+        ProvisionSpec(
+            ImageSpec("http://x/d", "a" * 64),
+            user_data="#cloud-config\n",
+            meta_data="local-hostname: h1\n",
+            network_data='{"links": []}',
+        )
+    )
+    assert drive == {
+        "user_data": "#cloud-config\n",
+        "meta_data": {"local-hostname": "h1"},
+        "network_data": {"links": []},
+    }
+    assert IronicProvisioner._config_drive(ProvisionSpec(ImageSpec("http://x/d", "a" * 64))) is None
+
+
+def test_credentials_digest_detects_any_change_and_hides_the_password() -> None:
+    driver = parse_bmc_address("redfish://h/redfish/v1/Systems/1")
+    spec = RegistrationSpec(bmc=BMCAccess("redfish://h/redfish/v1/Systems/1", "admin", "pw-original"))
+    stored = _credentials_digest("uuid-1", driver, spec, b"0123456789abcdef")
+    assert "pw-original" not in stored
+    assert _digest_matches(stored, "uuid-1", driver, spec)
+    changed = RegistrationSpec(bmc=BMCAccess(spec.bmc.address, "admin", "pw-new"))
+    assert not _digest_matches(stored, "uuid-1", driver, changed)
+    assert not _digest_matches(stored, "uuid-2", driver, spec)
+    insecure = RegistrationSpec(bmc=BMCAccess(spec.bmc.address, "admin", "pw-original", True))
+    assert not _digest_matches(stored, "uuid-1", driver, insecure)
+    assert not _digest_matches(None, "uuid-1", driver, spec)
+    assert not _digest_matches("garbage", "uuid-1", driver, spec)

@@ -82,6 +82,7 @@ class Inventory:
             self._match_cache.clear()
         self.hosts[host.name] = host
         self.profile_of[host.name] = index
+        self._domains[host.name] = tuple(host.topology.domain(level) for level in Level)
         self._members[index].append(host.name)
         price = host.price if host.price is not None else self._class_price.get(host_class or "")
         cost = price if price is not None else self.cost_model.spec_cost(host.resource_map)
@@ -109,12 +110,9 @@ class Inventory:
     # -- queries ------------------------------------------------------------------------------
 
     def domain(self, name: str, level: Level) -> str:
-        """The host's domain key at ``level`` (cached: placement asks for it per candidate)."""
-        domains = self._domains.get(name)
-        if domains is None:
-            topology = self.hosts[name].topology
-            domains = self._domains[name] = tuple(topology.domain(lv) for lv in Level)
-        return domains[level.value]
+        """The host's domain key at ``level`` (precomputed: placement asks per candidate, and
+        computing on first use put string building into the first claim's latency)."""
+        return self._domains[name][level.value]
 
     def host_class(self, name: str) -> str | None:
         return self.profiles[self.profile_of[name]].host_class

@@ -144,7 +144,10 @@ def crd_manifest(spec: CRDSpec) -> Obj:
         "type": "object",
         "description": spec.description,
         "properties": {
-            "apiVersion": {"type": "string", "description": "APIVersion of this representation of the object."},
+            "apiVersion": {
+                "type": "string",
+                "description": "APIVersion of this representation of the object.",
+            },
             "kind": {"type": "string", "description": "Kind of this object."},
             "metadata": {"type": "object"},
             "spec": model_schema(spec.spec_model),
@@ -180,7 +183,12 @@ def crd_manifest(spec: CRDSpec) -> Obj:
         ]
     if spec.selectable_fields:
         version["selectableFields"] = [{"jsonPath": p} for p in spec.selectable_fields]
-    names: Obj = {"plural": spec.plural, "singular": spec.kind.lower(), "kind": spec.kind, "listKind": f"{spec.kind}List"}
+    names: Obj = {
+        "plural": spec.plural,
+        "singular": spec.kind.lower(),
+        "kind": spec.kind,
+        "listKind": f"{spec.kind}List",
+    }
     if spec.short_names:
         names["shortNames"] = list(spec.short_names)
     if spec.categories:

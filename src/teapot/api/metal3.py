@@ -78,9 +78,15 @@ class ErrorType(StrEnum):
 
 
 class BMCDetails(K8sModel):
-    address: str = Field(description="How to reach the BMC: scheme://host[:port][/path], e.g. redfish://10.0.0.1/redfish/v1/Systems/1.")
-    credentials_name: str = Field(min_length=1, description="Name of the Secret (same namespace) with `username` and `password`.")
-    disable_certificate_verification: bool | None = Field(default=None, description="Skip TLS verification of the BMC.")
+    address: str = Field(
+        description="How to reach the BMC: scheme://host[:port][/path], e.g. redfish://10.0.0.1/redfish/v1/Systems/1."
+    )
+    credentials_name: str = Field(
+        min_length=1, description="Name of the Secret (same namespace) with `username` and `password`."
+    )
+    disable_certificate_verification: bool | None = Field(
+        default=None, description="Skip TLS verification of the BMC."
+    )
 
 
 class Image(K8sModel):
@@ -123,7 +129,9 @@ class CustomDeploy(K8sModel):
 
 
 class BareMetalHostSpec(K8sModel):
-    bmc: BMCDetails | None = Field(default=None, description="How to reach the host's baseboard management controller.")
+    bmc: BMCDetails | None = Field(
+        default=None, description="How to reach the host's baseboard management controller."
+    )
     online: bool = Field(description="Whether the host should be powered on.")
     boot_mac_address: str | None = Field(default=None, alias="bootMACAddress", pattern=MAC_PATTERN)
     boot_mode: Literal["UEFI", "UEFISecureBoot", "legacy"] | None = Field(default=None)
@@ -133,7 +141,9 @@ class BareMetalHostSpec(K8sModel):
     user_data: SecretReference | None = None
     network_data: SecretReference | None = None
     meta_data: SecretReference | None = None
-    consumer_ref: ObjectReference | None = Field(default=None, description="Who uses the host; non-empty means in use.")
+    consumer_ref: ObjectReference | None = Field(
+        default=None, description="Who uses the host; non-empty means in use."
+    )
     root_device_hints: RootDeviceHints | None = None
     automated_cleaning_mode: Literal["metadata", "disabled", "express"] | None = Field(
         default="metadata",
@@ -261,7 +271,9 @@ class BareMetalHostStatus(K8sModel):
     tried_credentials: CredentialsStatus | None = None
     powered_on: bool | None = None
     operation_history: OperationHistory | None = None
-    last_cleaning: CleaningRecord | None = Field(default=None, description="The last cleaning and how long it took (Teapot).")
+    last_cleaning: CleaningRecord | None = Field(
+        default=None, description="The last cleaning and how long it took (Teapot)."
+    )
     conditions: list[Condition] | None = None
 
 
@@ -299,7 +311,8 @@ BAREMETALHOST = CRDSpec(
             "x-kubernetes-validations": [
                 {
                     "rule": _SCHEME_RULE,
-                    "message": "unsupported BMC address scheme; use one of: " + ", ".join(f"{s}://" for s in BMC_SCHEMES),
+                    "message": "unsupported BMC address scheme; use one of: "
+                    + ", ".join(f"{s}://" for s in BMC_SCHEMES),
                     "fieldPath": ".address",
                     "reason": "FieldValueInvalid",
                 }

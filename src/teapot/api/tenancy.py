@@ -78,11 +78,15 @@ class ClassAmount(K8sModel):
 
 
 class TenantSpec(K8sModel):
-    namespaces: list[str] = Field(min_length=1, description="Namespaces the tenant owns (created if missing).")
+    namespaces: list[str] = Field(
+        min_length=1, description="Namespaces the tenant owns (created if missing)."
+    )
     users: list[str] | None = Field(default=None, description="Users who act for the tenant.")
     groups: list[str] | None = Field(default=None, description="Groups whose members act for the tenant.")
     guarantees: list[ClassAmount] | None = Field(default=None, description="Hosts guaranteed per HostClass.")
-    maximums: list[ClassAmount] | None = Field(default=None, description="At most this many hosts per HostClass.")
+    maximums: list[ClassAmount] | None = Field(
+        default=None, description="At most this many hosts per HostClass."
+    )
     max_total: int | None = Field(default=None, ge=0, description="At most this many hosts in all.")
     weight: int | None = Field(default=1, ge=1, description="Share of idle capacity when tenants compete.")
 

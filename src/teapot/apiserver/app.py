@@ -28,6 +28,7 @@ from teapot.apiserver.auth import (
     subject_from_review,
 )
 from teapot.apiserver.auth.rbac import forbidden_message
+from teapot.apiserver.auth.reviews import self_subject_review_status
 from teapot.apiserver.auth.tls import peer_cert_from_scope
 from teapot.apiserver.auth.users import UserInfo
 from teapot.apiserver.builtins import VIRTUAL_KINDS
@@ -165,7 +166,7 @@ class APIServerApp:
             await self.access_review(req, send, info, namespace, user)
             return
         if verb not in info.verbs and verb not in ("get", "update", "patch"):
-            raise errors.method_not_allowed(f"the server does not allow this method on the requested resource")
+            raise errors.method_not_allowed("the server does not allow this method on the requested resource")
         if info.namespaced and not namespace and verb not in ("list", "watch", "deletecollection"):
             raise StatusError(404, "NotFound", "the server could not find the requested resource")
         ns: str = namespace if info.namespaced else ""
@@ -194,13 +195,17 @@ class APIServerApp:
         else:
             raise errors.method_not_allowed(f"verb {verb} is not supported")
 
-    async def access_review(self, req: Request, send: Send, info: ResourceInfo, namespace: str, user: UserInfo) -> None:
+    async def access_review(
+        self, req: Request, send: Send, info: ResourceInfo, namespace: str, user: UserInfo
+    ) -> None:
         body = decode_body(req, await req.body())
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request must be a JSON or YAML object")
         spec = body.get("spec") or {}
         try:
-            if info.kind == "SelfSubjectRulesReview":
+            if info.kind == "SelfSubjectReview":
+                status = self_subject_review_status(user)
+            elif info.kind == "SelfSubjectRulesReview":
                 ns = str(spec.get("namespace", "") or "")
                 status = self.authorizer.rules_review(user, ns)
             elif info.kind == "SelfSubjectAccessReview":
@@ -225,7 +230,9 @@ class APIServerApp:
     async def non_resource(self, req: Request, send: Send, path: str) -> None:
         if path in ("/healthz", "/livez", "/readyz") or path.startswith(("/healthz/", "/livez/", "/readyz/")):
             if path.startswith("/readyz") and not self.ready:
-                await send_bytes(send, 500, b"[-]informer-sync failed: not ready\nreadyz check failed", "text/plain")
+                await send_bytes(
+                    send, 500, b"[-]informer-sync failed: not ready\nreadyz check failed", "text/plain"
+                )
                 return
             body = b"ok"
             if req.flag("verbose"):

@@ -156,7 +156,28 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
     ),
 )
 
+BUILTIN_RESOURCES = (
+    *BUILTIN_RESOURCES,
+    ResourceInfo(
+        group="authentication.k8s.io",
+        version="v1",
+        resource="selfsubjectreviews",
+        kind="SelfSubjectReview",
+        singular="selfsubjectreview",
+        namespaced=False,
+        list_kind="SelfSubjectReviewList",
+        verbs=_CREATE_ONLY,
+        builtin=True,
+    ),
+)
+
 # Kinds that are computed per request and never stored.
 VIRTUAL_KINDS: frozenset[str] = frozenset(
-    {"SelfSubjectAccessReview", "SelfSubjectRulesReview", "SubjectAccessReview", "LocalSubjectAccessReview"}
+    {
+        "SelfSubjectAccessReview",
+        "SelfSubjectRulesReview",
+        "SubjectAccessReview",
+        "LocalSubjectAccessReview",
+        "SelfSubjectReview",
+    }
 )

@@ -15,7 +15,11 @@ import orjson
 from teapot.apiserver.registry import Registry
 from teapot.apiserver.resources import ResourceInfo
 
-_SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"], "finalize": ["update"]}
+_SUB_VERBS = {
+    "status": ["get", "patch", "update"],
+    "scale": ["get", "patch", "update"],
+    "finalize": ["update"],
+}
 
 
 def _storage_hash(info: ResourceInfo) -> str:
@@ -86,7 +90,9 @@ class Discovery:
             lambda: {
                 "kind": "APIVersions",
                 "versions": ["v1"],
-                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": self.server_address}],
+                "serverAddressByClientCIDRs": [
+                    {"clientCIDR": "0.0.0.0/0", "serverAddress": self.server_address}
+                ],
             },
         )
 
@@ -97,7 +103,10 @@ class Discovery:
         return {
             "name": group.name,
             "versions": [{"groupVersion": f"{group.name}/{v}", "version": v} for v in group.versions],
-            "preferredVersion": {"groupVersion": f"{group.name}/{group.preferred}", "version": group.preferred},
+            "preferredVersion": {
+                "groupVersion": f"{group.name}/{group.preferred}",
+                "version": group.preferred,
+            },
         }
 
     def api_groups(self) -> bytes:
@@ -110,7 +119,9 @@ class Discovery:
     def api_group(self, name: str) -> bytes | None:
         if self.registry.group(name) is None:
             return None
-        return self._cached(f"/apis/{name}", lambda: {"kind": "APIGroup", "apiVersion": "v1", **(self._group(name) or {})})
+        return self._cached(
+            f"/apis/{name}", lambda: {"kind": "APIGroup", "apiVersion": "v1", **(self._group(name) or {})}
+        )
 
     def resource_list(self, group: str, version: str) -> bytes | None:
         infos = self.registry.in_group_version(group, version)

@@ -133,7 +133,13 @@ class Patcher:
         return strategic_merge_patch(original, patch, self.schemas.for_resource(info))
 
     def apply(
-        self, info: ResourceInfo, live: Obj | None, applied: Obj, manager: str, force: bool, subresource: str = ""
+        self,
+        info: ResourceInfo,
+        live: Obj | None,
+        applied: Obj,
+        manager: str,
+        force: bool,
+        subresource: str = "",
     ) -> Obj:
         return server_side_apply(
             live,
@@ -148,7 +154,9 @@ class Patcher:
         )
 
 
-def tables(info: ResourceInfo, objects: list[Obj], *, list_meta: Obj | None, include_object: str, wide: bool) -> Obj:
+def tables(
+    info: ResourceInfo, objects: list[Obj], *, list_meta: Obj | None, include_object: str, wide: bool
+) -> Obj:
     return table_for(info, objects, list_meta=list_meta, include_object=include_object, wide=wide)
 
 

@@ -11,6 +11,7 @@ A restart re-derives all pending work from storage, so a crash never strands an 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from typing import Any
@@ -25,7 +26,9 @@ from teapot.apiserver.watch import DELETED
 
 log = logging.getLogger("teapot.apiserver.gc")
 Obj = dict[str, Any]
-_CTX = WriteContext(user="system:serviceaccount:kube-system:generic-garbage-collector", field_manager="teapot-apiserver")
+_CTX = WriteContext(
+    user="system:serviceaccount:kube-system:generic-garbage-collector", field_manager="teapot-apiserver"
+)
 
 # Work items: (kind, storage resource key, namespace, name, uid)
 Item = tuple[str, str, str, str, str]
@@ -95,10 +98,8 @@ class Collector:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
     async def idle(self) -> None:
         """Wait until no work is queued (for tests)."""
@@ -110,10 +111,8 @@ class Collector:
         while True:
             if not self._queue:
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=1.0 if retry else None)
-                except TimeoutError:
-                    pass
                 for item in retry:
                     self._push(item)
                 retry = []
@@ -198,7 +197,9 @@ class Collector:
             alive = [r for r in refs if r.get("uid") != uid and store.exists_uid(str(r.get("uid")))]
             if alive:
                 new = dict(obj)
-                new["metadata"] = dict(obj["metadata"], ownerReferences=[r for r in refs if r.get("uid") != uid])
+                new["metadata"] = dict(
+                    obj["metadata"], ownerReferences=[r for r in refs if r.get("uid") != uid]
+                )
                 self.objects.update(info, dep.namespace, dep.name, new, _CTX, old=obj)
             elif not obj["metadata"].get("deletionTimestamp"):
                 self._delete(dep.resource, dep.namespace, dep.name, "Background")
@@ -213,7 +214,8 @@ class Collector:
             if found is None:
                 continue
             _dep_info, dep_obj = found
-            ref = next((r for r in dep_obj["metadata"].get("ownerReferences") or [] if r.get("uid") == uid), {})
+            refs: list[Obj] = dep_obj["metadata"].get("ownerReferences") or []
+            ref: Obj = next((r for r in refs if r.get("uid") == uid), {})
             if ref.get("blockOwnerDeletion"):
                 blocking += 1
             if not dep_obj["metadata"].get("deletionTimestamp"):
@@ -232,7 +234,9 @@ class Collector:
             dep_info, dep_obj = found
             refs = dep_obj["metadata"].get("ownerReferences") or []
             new = dict(dep_obj)
-            new["metadata"] = dict(dep_obj["metadata"], ownerReferences=[r for r in refs if r.get("uid") != uid])
+            new["metadata"] = dict(
+                dep_obj["metadata"], ownerReferences=[r for r in refs if r.get("uid") != uid]
+            )
             if not new["metadata"]["ownerReferences"]:
                 del new["metadata"]["ownerReferences"]
             self.objects.update(dep_info, dep.namespace, dep.name, new, _CTX, old=dep_obj)
@@ -251,7 +255,9 @@ class Collector:
         spec = obj.get("spec") or {}
         if "kubernetes" in (spec.get("finalizers") or []):
             new = dict(obj)
-            new["spec"] = dict(spec, finalizers=[f for f in spec.get("finalizers") or [] if f != "kubernetes"])
+            new["spec"] = dict(
+                spec, finalizers=[f for f in spec.get("finalizers") or [] if f != "kubernetes"]
+            )
             self.objects.update(info, "", name, new, _CTX, old=obj)
             found = self._get("/namespaces", "", name)
             if found is not None and not found[1]["metadata"].get("finalizers"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import random
 from collections.abc import Callable
@@ -46,7 +47,13 @@ BOOKMARK_INTERVAL = 30.0
 
 class TableBuilder(Protocol):
     def __call__(
-        self, info: ResourceInfo, objects: list[Obj], *, list_meta: Obj | None, include_object: str, wide: bool
+        self,
+        info: ResourceInfo,
+        objects: list[Obj],
+        *,
+        list_meta: Obj | None,
+        include_object: str,
+        wide: bool,
     ) -> Obj: ...
 
 
@@ -56,7 +63,13 @@ class Patcher(Protocol):
     def strategic(self, info: ResourceInfo, original: Obj, patch: Obj) -> Obj: ...
 
     def apply(
-        self, info: ResourceInfo, live: Obj | None, applied: Obj, manager: str, force: bool, subresource: str = ""
+        self,
+        info: ResourceInfo,
+        live: Obj | None,
+        applied: Obj,
+        manager: str,
+        force: bool,
+        subresource: str = "",
     ) -> Obj: ...
 
 
@@ -73,7 +86,9 @@ def negotiate(req: Request) -> Negotiated:
         return Negotiated()
     include = req.param("includeObject", "Metadata") or "Metadata"
     if include not in ("None", "Metadata", "Object"):
-        raise errors.bad_request(f'includeObject: Unsupported value: "{include}": supported values: "None", "Metadata", "Object"')
+        raise errors.bad_request(
+            f'includeObject: Unsupported value: "{include}": supported values: "None", "Metadata", "Object"'
+        )
     return Negotiated(table=True, include_object=include)
 
 
@@ -87,7 +102,9 @@ def decode_body(req: Request, body: bytes) -> Any:
         if ctype in ("application/json", "", "*/*"):
             return orjson.loads(body)
     except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise errors.bad_request(f"the object provided is unrecognized (must be a JSON or YAML object): {exc}") from exc
+        raise errors.bad_request(
+            f"the object provided is unrecognized (must be a JSON or YAML object): {exc}"
+        ) from exc
     raise errors.unsupported_media_type(ctype)
 
 
@@ -128,16 +145,26 @@ class ResourceHandlers:
         return orjson.dumps(self.objects.decode(info, row))
 
     async def _respond_object(
-        self, req: Request, send: Send, info: ResourceInfo, obj: Obj, status: int = 200, warnings: list[str] | None = None
+        self,
+        req: Request,
+        send: Send,
+        info: ResourceInfo,
+        obj: Obj,
+        status: int = 200,
+        warnings: list[str] | None = None,
     ) -> None:
         neg = negotiate(req)
         if neg.table and self.tables is not None and req.method == "GET":
             rv_meta = {"resourceVersion": (obj.get("metadata") or {}).get("resourceVersion", "")}
-            obj = self.tables(info, [obj], list_meta=rv_meta, include_object=neg.include_object, wide=neg.wide)
+            obj = self.tables(
+                info, [obj], list_meta=rv_meta, include_object=neg.include_object, wide=neg.wide
+            )
         await send_json(send, status, obj, warning_headers(warnings or []))
 
     # -- read --------------------------------------------------------------------------------------
-    async def get(self, req: Request, send: Send, info: ResourceInfo, namespace: str, name: str, sub: str) -> None:
+    async def get(
+        self, req: Request, send: Send, info: ResourceInfo, namespace: str, name: str, sub: str
+    ) -> None:
         obj = self.objects.get(info, namespace, name)
         if sub == "scale":
             await send_json(send, 200, self._scale_of(info, obj))
@@ -167,12 +194,12 @@ class ResourceHandlers:
         if neg.table and self.tables is not None:
             objs = [self.objects.decode(info, r) for r in rows]
             await send_json(
-                send, 200, self.tables(info, objs, list_meta=meta, include_object=neg.include_object, wide=neg.wide)
+                send,
+                200,
+                self.tables(info, objs, list_meta=meta, include_object=neg.include_object, wide=neg.wide),
             )
             return
-        head = orjson.dumps(
-            {"kind": info.list_kind, "apiVersion": info.group_version, "metadata": meta}
-        )[:-1]
+        head = orjson.dumps({"kind": info.list_kind, "apiVersion": info.group_version, "metadata": meta})[:-1]
         body = b"".join((head, b',"items":[', b",".join(self._item_bytes(info, r) for r in rows), b"]}"))
         await send_bytes(send, 200, body)
 
@@ -181,10 +208,14 @@ class ResourceHandlers:
         match = req.param("resourceVersionMatch")
         if not rv or rv == "0":
             if match == "Exact":
-                raise errors.bad_request("resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"")
+                raise errors.bad_request(
+                    'resourceVersionMatch: Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"'
+                )
             return
         if not rv.isdigit():
-            raise errors.bad_request(f'resourceVersion: Invalid value: "{rv}": must be a non-negative integer')
+            raise errors.bad_request(
+                f'resourceVersion: Invalid value: "{rv}": must be a non-negative integer'
+            )
         want = int(rv)
         if match == "Exact" and want != current:
             raise errors.gone(f"too old resource version: {want} ({current})")
@@ -207,19 +238,29 @@ class ResourceHandlers:
         initial: list[StoredObject] = []
         initial_mode = rv_param in ("", "0") or send_initial
         if rv_param and rv_param != "0" and not rv_param.isdigit():
-            raise errors.bad_request(f'resourceVersion: Invalid value: "{rv_param}": must be a non-negative integer')
+            raise errors.bad_request(
+                f'resourceVersion: Invalid value: "{rv_param}": must be a non-negative integer'
+            )
         # Snapshot + subscribe with no await in between, so no change can fall in the gap.
         if initial_mode:
             initial, _, _ = self.objects.list(info, namespace, labels=labels, fields=fields)
             since = self.objects.store.rv
         else:
             since = int(rv_param)
-        await send({"type": "http.response.start", "status": 200, "headers": [
-            (b"content-type", b"application/json"),
-            (b"cache-control", b"no-cache, private"),
-        ]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"cache-control", b"no-cache, private"),
+                ],
+            }
+        )
         try:
-            watcher = self.objects.hub.subscribe(key, since_rv=since, namespace=namespace, labels=labels, fields=fields)
+            watcher = self.objects.hub.subscribe(
+                key, since_rv=since, namespace=namespace, labels=labels, fields=fields
+            )
         except StatusError as err:
             line = orjson.dumps({"type": ERROR, "object": err.to_status()}) + b"\n"
             await send({"type": "http.response.body", "body": line, "more_body": True})
@@ -232,7 +273,9 @@ class ResourceHandlers:
                 obj = orjson.loads(data)
                 if info.version != info.stored_version:
                     obj["apiVersion"] = info.group_version
-                table = self.tables(info, [obj], list_meta=None, include_object=neg.include_object, wide=neg.wide)
+                table = self.tables(
+                    info, [obj], list_meta=None, include_object=neg.include_object, wide=neg.wide
+                )
                 return orjson.dumps({"type": ev_type, "object": table}) + b"\n"
             if info.version != info.stored_version:
                 obj = orjson.loads(data)
@@ -275,7 +318,9 @@ class ResourceHandlers:
                     ev = await asyncio.wait_for(watcher.queue.get(), timeout=max(wait, 0.001))
                 except TimeoutError:
                     if bookmarks and loop.time() >= next_bookmark:
-                        await send({"type": "http.response.body", "body": bookmark(last_rv), "more_body": True})
+                        await send(
+                            {"type": "http.response.body", "body": bookmark(last_rv), "more_body": True}
+                        )
                         next_bookmark = loop.time() + BOOKMARK_INTERVAL
                     continue
                 batch: list[bytes] = []
@@ -299,11 +344,9 @@ class ResourceHandlers:
             self.objects.hub.unsubscribe(watcher)
             disconnect_task.cancel()
             stop_task.cancel()
-        if not watcher.closed or not disconnect_task.done():
-            try:
-                await send({"type": "http.response.body", "body": b""})
-            except Exception:  # client already gone
-                pass
+        # end the chunked stream; the client may already be gone, which is fine
+        with contextlib.suppress(Exception):
+            await send({"type": "http.response.body", "body": b""})
 
     # -- write ----------------------------------------------------------------------------------------
     def _context(self, req: Request, user: str, sub: str = "") -> WriteContext:
@@ -320,7 +363,11 @@ class ResourceHandlers:
             agent = req.headers.get("user-agent", "")
             manager = agent.split("/")[0] if agent else "unknown"
         return WriteContext(
-            user=user, field_manager=manager[:128], dry_run=dry == "All", field_validation=validation, subresource=sub
+            user=user,
+            field_manager=manager[:128],
+            dry_run=dry == "All",
+            field_validation=validation,
+            subresource=sub,
         )
 
     async def create(self, req: Request, send: Send, info: ResourceInfo, namespace: str, user: str) -> None:
@@ -370,7 +417,9 @@ class ResourceHandlers:
             if not isinstance(patch, dict):
                 raise errors.bad_request("the apply patch must be a YAML or JSON object")
             if force and ctype != APPLY_PATCH:
-                raise errors.bad_request("force: Invalid value: true: may not be specified for non-apply patch")
+                raise errors.bad_request(
+                    "force: Invalid value: true: may not be specified for non-apply patch"
+                )
         stored = self.objects.get_stored(info, namespace, name)
         if stored is None:
             if ctype != APPLY_PATCH:
@@ -397,7 +446,9 @@ class ResourceHandlers:
             raise errors.StatusError(415, "UnsupportedMediaType", "server-side apply is not available")
         return self.patcher.apply(info, live, patch, ctx.field_manager, force, ctx.subresource)
 
-    def _patch_doc(self, ctype: str, info: ResourceInfo, old: Obj, patch: Any, ctx: WriteContext, force: bool) -> Obj:
+    def _patch_doc(
+        self, ctype: str, info: ResourceInfo, old: Obj, patch: Any, ctx: WriteContext, force: bool
+    ) -> Obj:
         import copy
 
         base = copy.deepcopy(old)
@@ -441,7 +492,9 @@ class ResourceHandlers:
                 scale["status"]["selector"] = sel
         return scale
 
-    def _write_scale(self, info: ResourceInfo, namespace: str, name: str, scale: Obj, ctx: WriteContext) -> Outcome:
+    def _write_scale(
+        self, info: ResourceInfo, namespace: str, name: str, scale: Obj, ctx: WriteContext
+    ) -> Outcome:
         import copy
 
         old = self.objects.get(info, namespace, name)
@@ -451,7 +504,13 @@ class ResourceHandlers:
                 "Scale",
                 "autoscaling",
                 name,
-                [errors.Cause("FieldValueInvalid", f"spec.replicas: Invalid value: {replicas!r}: must be greater than or equal to 0", "spec.replicas")],
+                [
+                    errors.Cause(
+                        "FieldValueInvalid",
+                        f"spec.replicas: Invalid value: {replicas!r}: must be greater than or equal to 0",
+                        "spec.replicas",
+                    )
+                ],
             )
         new = copy.deepcopy(old)
         want_rv = (scale.get("metadata") or {}).get("resourceVersion")
@@ -462,9 +521,19 @@ class ResourceHandlers:
         for part in parts[:-1]:
             cur = cur.setdefault(part, {})
         cur[parts[-1]] = replicas
-        return self.objects.update(info, namespace, name, new, WriteContext(
-            user=ctx.user, field_manager=ctx.field_manager, dry_run=ctx.dry_run, field_validation=ctx.field_validation
-        ), old=old)
+        return self.objects.update(
+            info,
+            namespace,
+            name,
+            new,
+            WriteContext(
+                user=ctx.user,
+                field_manager=ctx.field_manager,
+                dry_run=ctx.dry_run,
+                field_validation=ctx.field_validation,
+            ),
+            old=old,
+        )
 
     # -- delete ---------------------------------------------------------------------------------------
     async def _delete_options(self, req: Request) -> Obj:
@@ -514,7 +583,9 @@ class ResourceHandlers:
             return
         await send_json(send, 200 if out.deleted else 202 if not info.builtin else 200, out.obj)
 
-    async def delete_collection(self, req: Request, send: Send, info: ResourceInfo, namespace: str | None, user: str) -> None:
+    async def delete_collection(
+        self, req: Request, send: Send, info: ResourceInfo, namespace: str | None, user: str
+    ) -> None:
         labels = parse_label_selector(req.param("labelSelector"))
         fields = parse_field_selector(req.param("fieldSelector"), supported_fields(info), info.kind)
         opts = await self._delete_options(req)
@@ -523,14 +594,19 @@ class ResourceHandlers:
         items: list[bytes] = []
         for row in rows:
             try:
-                out = self.objects.delete(info, row.namespace, row.name, ctx, propagation=opts.get("propagationPolicy"))
+                out = self.objects.delete(
+                    info, row.namespace, row.name, ctx, propagation=opts.get("propagationPolicy")
+                )
             except StatusError as err:
                 if err.code == 404:
                     continue
                 raise
             items.append(orjson.dumps(out.obj))
         head = orjson.dumps(
-            {"kind": info.list_kind, "apiVersion": info.group_version, "metadata": {"resourceVersion": str(self.objects.store.rv)}}
+            {
+                "kind": info.list_kind,
+                "apiVersion": info.group_version,
+                "metadata": {"resourceVersion": str(self.objects.store.rv)},
+            }
         )[:-1]
         await send_bytes(send, 200, head + b',"items":[' + b",".join(items) + b"]}")
-

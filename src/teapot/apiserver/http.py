@@ -104,7 +104,9 @@ async def send_bytes(
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_json(send: Send, status: int, obj: Any, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def send_json(
+    send: Send, status: int, obj: Any, extra_headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     await send_bytes(send, status, orjson.dumps(obj), "application/json", extra_headers)
 
 

@@ -23,7 +23,13 @@ CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 
 
 def _condition(ctype: str, status: str, reason: str, message: str) -> Obj:
-    return {"type": ctype, "status": status, "reason": reason, "message": message, "lastTransitionTime": now_rfc3339()}
+    return {
+        "type": ctype,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": now_rfc3339(),
+    }
 
 
 class BuiltinKinds:
@@ -58,9 +64,9 @@ class BuiltinKinds:
             return self._configmap(obj)
         if key == ("apiextensions.k8s.io", "CustomResourceDefinition"):
             return self._crd(obj, old)
-        if info.group == "rbac.authorization.k8s.io" and info.kind.endswith("Binding") and old is not None:
-            if obj.get("roleRef") != old.get("roleRef"):
-                return [Cause("FieldValueInvalid", "roleRef: Invalid value: cannot change roleRef", "roleRef")]
+        binding = info.group == "rbac.authorization.k8s.io" and info.kind.endswith("Binding")
+        if binding and old is not None and obj.get("roleRef") != old.get("roleRef"):
+            return [Cause("FieldValueInvalid", "roleRef: Invalid value: cannot change roleRef", "roleRef")]
         return []
 
     def after_write(self, info: ResourceInfo, obj: Obj | None, old: Obj | None) -> None:
@@ -80,14 +86,22 @@ class BuiltinKinds:
         if data is None:
             data = {}
         if not isinstance(data, dict):
-            return [Cause("FieldValueTypeInvalid", "data: Invalid value: must be a map of base64 strings", "data")]
+            return [
+                Cause("FieldValueTypeInvalid", "data: Invalid value: must be a map of base64 strings", "data")
+            ]
         string_data = obj.pop("stringData", None)
         if isinstance(string_data, dict):
             for k, v in string_data.items():
                 data[k] = base64.b64encode(str(v).encode()).decode()
         for k, v in data.items():
             if not isinstance(v, str):
-                causes.append(Cause("FieldValueTypeInvalid", f"data[{k}]: Invalid value: must be a base64 string", f"data[{k}]"))
+                causes.append(
+                    Cause(
+                        "FieldValueTypeInvalid",
+                        f"data[{k}]: Invalid value: must be a base64 string",
+                        f"data[{k}]",
+                    )
+                )
                 continue
             try:
                 base64.b64decode(v, validate=True)
@@ -111,7 +125,11 @@ class BuiltinKinds:
                 for k, v in value.items():
                     if not isinstance(v, str):
                         causes.append(
-                            Cause("FieldValueTypeInvalid", f"{field}[{k}]: Invalid value: must be a string", f"{field}[{k}]")
+                            Cause(
+                                "FieldValueTypeInvalid",
+                                f"{field}[{k}]: Invalid value: must be a string",
+                                f"{field}[{k}]",
+                            )
                         )
         return causes
 
@@ -141,7 +159,13 @@ class BuiltinKinds:
         if old is not None:
             old_spec = old.get("spec") or {}
             if old_spec.get("scope") != spec.get("scope"):
-                causes.append(Cause("FieldValueInvalid", f'spec.scope: Invalid value: "{spec.get("scope")}": field is immutable', "spec.scope"))
+                causes.append(
+                    Cause(
+                        "FieldValueInvalid",
+                        f'spec.scope: Invalid value: "{spec.get("scope")}": field is immutable',
+                        "spec.scope",
+                    )
+                )
         if self.validate_crd is not None:
             causes += self.validate_crd(obj)
         if not causes:
@@ -154,10 +178,19 @@ class BuiltinKinds:
             terminating = bool((obj.get("metadata") or {}).get("deletionTimestamp"))
             conds = [
                 _condition("NamesAccepted", "True", "NoConflicts", "no conflicts found"),
-                _condition("Established", "True", "InitialNamesAccepted", "the initial names have been accepted"),
+                _condition(
+                    "Established", "True", "InitialNamesAccepted", "the initial names have been accepted"
+                ),
             ]
             if terminating:
-                conds.append(_condition("Terminating", "True", "InstanceDeletionInProgress", "CustomResource deletion is in progress"))
+                conds.append(
+                    _condition(
+                        "Terminating",
+                        "True",
+                        "InstanceDeletionInProgress",
+                        "CustomResource deletion is in progress",
+                    )
+                )
             old_conds = {c.get("type"): c for c in (old or {}).get("status", {}).get("conditions") or []}
             for c in conds:
                 prev = old_conds.get(c["type"])

@@ -36,7 +36,13 @@ def generate_name(prefix: str) -> str:
 
 def _subdomain_errors(field: str, value: str) -> list[Cause]:
     if len(value) > 253:
-        return [Cause("FieldValueInvalid", f'{field}: Invalid value: "{value}": must be no more than 253 characters', field)]
+        return [
+            Cause(
+                "FieldValueInvalid",
+                f'{field}: Invalid value: "{value}": must be no more than 253 characters',
+                field,
+            )
+        ]
     if not _DNS1123_SUBDOMAIN.match(value):
         return [
             Cause(
@@ -67,7 +73,11 @@ def _label_errors(field: str, value: str) -> list[Cause]:
 
 def _path_segment_errors(field: str, value: str) -> list[Cause]:
     if value in (".", "..") or "/" in value or "%" in value:
-        return [Cause("FieldValueInvalid", f'{field}: Invalid value: "{value}": may not contain \'/\' or \'%\'', field)]
+        return [
+            Cause(
+                "FieldValueInvalid", f"{field}: Invalid value: \"{value}\": may not contain '/' or '%'", field
+            )
+        ]
     return []
 
 
@@ -85,14 +95,18 @@ def qualified_name_errors(field: str, key: str) -> list[Cause]:
     msgs: list[Cause] = []
     if prefix:
         msgs += [
-            Cause(c.reason, c.message.replace(f'{field}: Invalid value: "{prefix}"', f'{field}: Invalid value: "{key}"'), field)
+            Cause(
+                c.reason,
+                c.message.replace(f'{field}: Invalid value: "{prefix}"', f'{field}: Invalid value: "{key}"'),
+                field,
+            )
             for c in _subdomain_errors(field, prefix)
         ]
     if not name or len(name) > 63 or not _QUALIFIED_NAME.match(name):
         msgs.append(
             Cause(
                 "FieldValueInvalid",
-                f'{field}: Invalid value: "{key}": name part must consist of alphanumeric characters, \'-\', \'_\' '
+                f"{field}: Invalid value: \"{key}\": name part must consist of alphanumeric characters, '-', '_' "
                 "or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  "
                 "or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
                 field,
@@ -105,13 +119,25 @@ def metadata_errors(kind: str, group: str, meta: dict[str, Any]) -> list[Cause]:
     causes: list[Cause] = []
     name = meta.get("name")
     if not isinstance(name, str) or not name:
-        causes.append(Cause("FieldValueRequired", "metadata.name: Required value: name or generateName is required", "metadata.name"))
+        causes.append(
+            Cause(
+                "FieldValueRequired",
+                "metadata.name: Required value: name or generateName is required",
+                "metadata.name",
+            )
+        )
     else:
         causes += name_errors(kind, group, name)
     labels = meta.get("labels")
     if labels is not None:
         if not isinstance(labels, dict):
-            causes.append(Cause("FieldValueTypeInvalid", "metadata.labels: Invalid value: must be an object", "metadata.labels"))
+            causes.append(
+                Cause(
+                    "FieldValueTypeInvalid",
+                    "metadata.labels: Invalid value: must be an object",
+                    "metadata.labels",
+                )
+            )
         else:
             for k, v in labels.items():
                 causes += qualified_name_errors("metadata.labels", str(k))
@@ -129,13 +155,25 @@ def metadata_errors(kind: str, group: str, meta: dict[str, Any]) -> list[Cause]:
     annotations = meta.get("annotations")
     if annotations is not None:
         if not isinstance(annotations, dict):
-            causes.append(Cause("FieldValueTypeInvalid", "metadata.annotations: Invalid value: must be an object", "metadata.annotations"))
+            causes.append(
+                Cause(
+                    "FieldValueTypeInvalid",
+                    "metadata.annotations: Invalid value: must be an object",
+                    "metadata.annotations",
+                )
+            )
         else:
             total = 0
             for k, v in annotations.items():
                 causes += qualified_name_errors("metadata.annotations", str(k))
                 if not isinstance(v, str):
-                    causes.append(Cause("FieldValueTypeInvalid", f"metadata.annotations: Invalid value: {k}: must be a string", "metadata.annotations"))
+                    causes.append(
+                        Cause(
+                            "FieldValueTypeInvalid",
+                            f"metadata.annotations: Invalid value: {k}: must be a string",
+                            "metadata.annotations",
+                        )
+                    )
                     continue
                 total += len(k) + len(v)
             if total > TOTAL_ANNOTATION_SIZE_LIMIT:
@@ -149,7 +187,13 @@ def metadata_errors(kind: str, group: str, meta: dict[str, Any]) -> list[Cause]:
     finalizers = meta.get("finalizers")
     if finalizers is not None:
         if not isinstance(finalizers, list) or not all(isinstance(f, str) for f in finalizers):
-            causes.append(Cause("FieldValueTypeInvalid", "metadata.finalizers: Invalid value: must be a list of strings", "metadata.finalizers"))
+            causes.append(
+                Cause(
+                    "FieldValueTypeInvalid",
+                    "metadata.finalizers: Invalid value: must be a list of strings",
+                    "metadata.finalizers",
+                )
+            )
         else:
             for i, f in enumerate(finalizers):
                 if "/" not in f and f not in STANDARD_FINALIZERS:
@@ -164,17 +208,27 @@ def metadata_errors(kind: str, group: str, meta: dict[str, Any]) -> list[Cause]:
     owners = meta.get("ownerReferences")
     if owners is not None:
         if not isinstance(owners, list):
-            causes.append(Cause("FieldValueTypeInvalid", "metadata.ownerReferences: Invalid value: must be a list", "metadata.ownerReferences"))
+            causes.append(
+                Cause(
+                    "FieldValueTypeInvalid",
+                    "metadata.ownerReferences: Invalid value: must be a list",
+                    "metadata.ownerReferences",
+                )
+            )
         else:
             controllers = 0
             for i, ref in enumerate(owners):
                 path = f"metadata.ownerReferences[{i}]"
                 if not isinstance(ref, dict):
-                    causes.append(Cause("FieldValueTypeInvalid", f"{path}: Invalid value: must be an object", path))
+                    causes.append(
+                        Cause("FieldValueTypeInvalid", f"{path}: Invalid value: must be an object", path)
+                    )
                     continue
                 for req in ("apiVersion", "kind", "name", "uid"):
                     if not ref.get(req):
-                        causes.append(Cause("FieldValueRequired", f"{path}.{req}: Required value", f"{path}.{req}"))
+                        causes.append(
+                            Cause("FieldValueRequired", f"{path}.{req}: Required value", f"{path}.{req}")
+                        )
                 if ref.get("controller"):
                     controllers += 1
             if controllers > 1:

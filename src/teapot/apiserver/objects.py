@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import orjson
 
 from teapot.apiserver import errors
-from teapot.apiserver.errors import Cause, StatusError
+from teapot.apiserver.errors import Cause
 from teapot.apiserver.meta import generate_name, metadata_errors, now_rfc3339
 from teapot.apiserver.registry import Registry, storage_key
 from teapot.apiserver.resources import ResourceInfo
@@ -123,7 +123,9 @@ def fields_of(info: ResourceInfo, obj: Obj) -> dict[str, str]:
 
 
 def supported_fields(info: ResourceInfo) -> frozenset[str]:
-    return frozenset({"metadata.name", "metadata.namespace", *(p.lstrip(".") for p in info.selectable_fields)})
+    return frozenset(
+        {"metadata.name", "metadata.namespace", *(p.lstrip(".") for p in info.selectable_fields)}
+    )
 
 
 def _strip_for_compare(obj: Obj, drop_status: bool) -> Obj:
@@ -200,7 +202,11 @@ class ObjectService:
                     info.resource,
                 )
                 err.causes.append(
-                    Cause("NamespaceTerminating", f"namespace {namespace} is being terminated", "metadata.namespace")
+                    Cause(
+                        "NamespaceTerminating",
+                        f"namespace {namespace} is being terminated",
+                        "metadata.namespace",
+                    )
                 )
                 raise err
 
@@ -266,7 +272,9 @@ class ObjectService:
         stored_obj = obj
         if info.version != info.stored_version:
             stored_obj = dict(obj)
-            stored_obj["apiVersion"] = f"{info.group}/{info.stored_version}" if info.group else info.stored_version
+            stored_obj["apiVersion"] = (
+                f"{info.group}/{info.stored_version}" if info.group else info.stored_version
+            )
         data = orjson.dumps(stored_obj)
         labels = labels_of(obj)
         old_owners = _owner_uids(old) if old is not None else []
@@ -284,7 +292,9 @@ class ObjectService:
         )
         self._publish(info, ADDED if old is None else MODIFIED, obj, old, data, rv)
 
-    def _publish(self, info: ResourceInfo, kind: str, obj: Obj, old: Obj | None, data: bytes, rv: int) -> None:
+    def _publish(
+        self, info: ResourceInfo, kind: str, obj: Obj, old: Obj | None, data: bytes, rv: int
+    ) -> None:
         meta = obj["metadata"]
         ev = WatchEvent(
             rv=rv,
@@ -351,7 +361,7 @@ class ObjectService:
         meta = obj["metadata"]
         if meta.get("name") and meta["name"] != name:
             raise errors.bad_request(
-                f'the name of the object ({meta["name"]}) does not match the name on the URL ({name})'
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
             )
         meta["name"] = name
         if old is None:
@@ -401,7 +411,9 @@ class ObjectService:
             else:
                 meta.pop("generation", None)
             if old_meta.get("deletionTimestamp"):
-                added = [f for f in meta.get("finalizers") or [] if f not in (old_meta.get("finalizers") or [])]
+                added = [
+                    f for f in meta.get("finalizers") or [] if f not in (old_meta.get("finalizers") or [])
+                ]
                 if added:
                     raise errors.invalid(
                         info.kind,
@@ -429,7 +441,11 @@ class ObjectService:
         meta["resourceVersion"] = old_meta.get("resourceVersion")
         if _without_managed_times(obj) == _without_managed_times(old):
             return Outcome(old, warnings=warnings)
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and not self._deletion_finalizers(info, obj):
+        if (
+            meta.get("deletionTimestamp")
+            and not meta.get("finalizers")
+            and not self._deletion_finalizers(info, obj)
+        ):
             return self._remove(info, obj, ctx, warnings)
         self._serialize_and_write(info, obj, old, ctx)
         return Outcome(obj, warnings=warnings)
@@ -468,7 +484,9 @@ class ObjectService:
             )
         finalizers = list(meta.get("finalizers") or [])
         if propagation not in (None, "", "Foreground", "Background", "Orphan"):
-            raise errors.bad_request(f'unsupported propagationPolicy "{propagation}": use Foreground, Background or Orphan')
+            raise errors.bad_request(
+                f'unsupported propagationPolicy "{propagation}": use Foreground, Background or Orphan'
+            )
         if propagation == "Foreground":
             finalizers = [f for f in finalizers if f != ORPHAN]
             if FOREGROUND not in finalizers:

@@ -47,11 +47,15 @@ def decode_patch_body(content_type: str, body: bytes) -> Any:
 
 def apply_json_patch(obj: dict[str, Any], ops: Any) -> dict[str, Any]:
     if not isinstance(ops, list):
-        raise errors.bad_request("the server rejected our request due to an error in our request: json patch must be an array of operations")
+        raise errors.bad_request(
+            "the server rejected our request due to an error in our request: json patch must be an array of operations"
+        )
     try:
         result = jsonpatch.JsonPatch(ops).apply(obj)
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
-        raise errors.StatusError(422, "Invalid", f"the server rejected our request due to an error in our request: {exc}") from exc
+        raise errors.StatusError(
+            422, "Invalid", f"the server rejected our request due to an error in our request: {exc}"
+        ) from exc
     except (KeyError, TypeError, IndexError) as exc:
         raise errors.bad_request(f"invalid JSON patch: {exc}") from exc
     if not isinstance(result, dict):

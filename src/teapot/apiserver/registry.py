@@ -114,7 +114,9 @@ class Registry:
         versions: dict[str, set[str]] = {}
         for info in self._all:
             versions.setdefault(info.group, set()).add(info.version)
-        self._groups = {g: GroupInfo(g, tuple(sorted(vs, key=version_priority))) for g, vs in versions.items()}
+        self._groups = {
+            g: GroupInfo(g, tuple(sorted(vs, key=version_priority))) for g, vs in versions.items()
+        }
         self.generation += 1
 
     # -- CRDs ------------------------------------------------------------------------------

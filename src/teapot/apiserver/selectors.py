@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from teapot.apiserver.errors import StatusError, bad_request
 
-_KEY_RE = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_KEY_RE = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
 _VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
@@ -98,7 +100,7 @@ def parse_label_selector(text: str | None) -> Selector:
     for raw in _split_top_level(text):
         part = raw.strip()
         if not part:
-            raise bad_request(f'unable to parse requirement: found \'\', expected: identifier in "{text}"')
+            raise bad_request(f"unable to parse requirement: found '', expected: identifier in \"{text}\"")
         m = _SET_RE.match(part)
         if m:
             key, op, vals = m.group(1), m.group(2), m.group(3)
@@ -125,13 +127,17 @@ def parse_label_selector(text: str | None) -> Selector:
                 break
         else:
             if any(c in part for c in " ()<>"):
-                raise bad_request(f'unable to parse requirement: found \'{part}\', expected: "=", "!=", "==", "in", notin" in "{text}"')
+                raise bad_request(
+                    f'unable to parse requirement: found \'{part}\', expected: "=", "!=", "==", "in", notin" in "{text}"'
+                )
             _check_key(part, text)
             reqs.append(Requirement(part, "exists"))
     return Selector(tuple(reqs))
 
 
-def selector_from_match(match_labels: Mapping[str, str] | None, match_expressions: list[dict[str, object]] | None) -> Selector:
+def selector_from_match(
+    match_labels: Mapping[str, str] | None, match_expressions: list[dict[str, object]] | None
+) -> Selector:
     """Build a selector from a ``metav1.LabelSelector`` object (matchLabels + matchExpressions)."""
     reqs = [Requirement(k, "=", frozenset([v])) for k, v in (match_labels or {}).items()]
     op_map = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
@@ -190,7 +196,7 @@ def parse_field_selector(text: str | None, supported: frozenset[str], kind_desc:
                 field, _, value = part.partition(token)
                 field = field.strip()
                 if field not in supported:
-                    raise StatusError(400, "BadRequest", f'field label not supported: {field}')
+                    raise StatusError(400, "BadRequest", f"field label not supported: {field}")
                 reqs.append(FieldRequirement(field, op, value.strip()))
                 break
         else:

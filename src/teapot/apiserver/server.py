@@ -102,14 +102,18 @@ class EmbeddedAPIServer:
             if authz is not None:
                 authz.bump()
 
-        kinds = BuiltinKinds(validate_crd=ext.validate_crd, on_crd_change=crd_changed, on_rbac_change=rbac_changed)
+        kinds = BuiltinKinds(
+            validate_crd=ext.validate_crd, on_crd_change=crd_changed, on_rbac_change=rbac_changed
+        )
         objects = ObjectService(
             store, hub, registry, admission=ext.admission, field_managers=ext.field_managers, hooks=kinds
         )
         # Serve every stored CRD (the registry is memory-only and rebuilt on each start).
         for row in store.list("apiextensions.k8s.io/customresourcedefinitions"):
             crd = orjson.loads(row.data)
-            if not (crd.get("metadata") or {}).get("deletionTimestamp") or (crd.get("metadata") or {}).get("finalizers"):
+            if not (crd.get("metadata") or {}).get("deletionTimestamp") or (crd.get("metadata") or {}).get(
+                "finalizers"
+            ):
                 registry.set_crd(crd["metadata"]["name"], crd)
         ext.resources_changed()
 
@@ -125,7 +129,9 @@ class EmbeddedAPIServer:
         authorizer = Authorizer(StoreRBACSource(objects))
         holder["authorizer"] = authorizer
         handlers = ResourceHandlers(objects, tables=ext.tables, patcher=ext.patcher)
-        app = APIServerApp(objects, handlers, Discovery(registry), authenticator, authorizer, openapi=ext.openapi)
+        app = APIServerApp(
+            objects, handlers, Discovery(registry), authenticator, authorizer, openapi=ext.openapi
+        )
         self._bootstrap(objects)
         collector = Collector(objects)
         return app, objects, collector, handlers
@@ -144,7 +150,9 @@ class EmbeddedAPIServer:
                     log.warning("bootstrap of %s/%s failed: %s", resource, name, err.message)
 
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
-            ensure("", "v1", "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+            ensure(
+                "", "v1", "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+            )
         policy = bootstrap_policy()
         for role in policy.cluster_roles:
             ensure("rbac.authorization.k8s.io", "v1", "clusterroles", role)
@@ -222,7 +230,9 @@ class EmbeddedAPIServer:
         await self.stop()
 
 
-async def serve_forever(settings: ServerSettings, on_started: Callable[[EmbeddedAPIServer], None] | None = None) -> None:
+async def serve_forever(
+    settings: ServerSettings, on_started: Callable[[EmbeddedAPIServer], None] | None = None
+) -> None:
     """Run until cancelled (Ctrl-C / SIGTERM handled by the caller's event loop)."""
     server = EmbeddedAPIServer(settings)
     await server.start()

@@ -15,6 +15,7 @@ read-modify-write sequence with no ``await`` in between is therefore atomic.
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -106,7 +107,7 @@ class Store:
         after: tuple[str, str] | None = None,
         limit: int | None = None,
         name: str | None = None,
-    ) -> list[StoredObject]:
+    ) -> builtins.list[StoredObject]:
         """Objects of ``resource`` ordered by (namespace, name), optionally after a paging key."""
         sql = "SELECT namespace, name, rv, labels, data FROM objects WHERE resource=?"
         args: list[object] = [resource]
@@ -126,15 +127,17 @@ class Store:
         return [StoredObject(*row) for row in self._db.execute(sql, args)]
 
     def count(self, resource: str) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM objects WHERE resource=?", (resource,)).fetchone()[0])
+        return int(
+            self._db.execute("SELECT COUNT(*) FROM objects WHERE resource=?", (resource,)).fetchone()[0]
+        )
 
-    def dependents(self, owner_uid: str) -> list[ObjectKey]:
+    def dependents(self, owner_uid: str) -> builtins.list[ObjectKey]:
         rows = self._db.execute(
             "SELECT resource, namespace, name FROM owner_refs WHERE owner_uid=?", (owner_uid,)
         ).fetchall()
         return [ObjectKey(*r) for r in rows]
 
-    def in_namespace(self, namespace: str) -> list[ObjectKey]:
+    def in_namespace(self, namespace: str) -> builtins.list[ObjectKey]:
         rows = self._db.execute(
             "SELECT resource, namespace, name FROM objects WHERE namespace=? ORDER BY resource, name",
             (namespace,),
@@ -144,14 +147,14 @@ class Store:
     def exists_uid(self, uid: str) -> bool:
         return self._db.execute("SELECT 1 FROM objects WHERE uid=? LIMIT 1", (uid,)).fetchone() is not None
 
-    def orphaned_owner_uids(self) -> list[str]:
+    def orphaned_owner_uids(self) -> builtins.list[str]:
         """Owner UIDs referenced by some object but belonging to no stored object (for the GC)."""
         rows = self._db.execute(
             "SELECT DISTINCT owner_uid FROM owner_refs WHERE owner_uid NOT IN (SELECT uid FROM objects)"
         ).fetchall()
         return [r[0] for r in rows]
 
-    def resources(self) -> list[str]:
+    def resources(self) -> builtins.list[str]:
         return [r[0] for r in self._db.execute("SELECT DISTINCT resource FROM objects")]
 
     # -- writes ----------------------------------------------------------------------------
@@ -221,6 +224,7 @@ class Store:
                 "DELETE FROM objects WHERE resource=? AND namespace=? AND name=?", (resource, namespace, name)
             )
             self._db.execute(
-                "DELETE FROM owner_refs WHERE resource=? AND namespace=? AND name=?", (resource, namespace, name)
+                "DELETE FROM owner_refs WHERE resource=? AND namespace=? AND name=?",
+                (resource, namespace, name),
             )
             self._rv = rv

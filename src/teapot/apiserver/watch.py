@@ -52,7 +52,9 @@ class Watcher:
     overflowed: bool = False
     closed: bool = False
 
-    def _matches(self, namespace: str, labels: Mapping[str, str] | None, fields: Mapping[str, str] | None) -> bool:
+    def _matches(
+        self, namespace: str, labels: Mapping[str, str] | None, fields: Mapping[str, str] | None
+    ) -> bool:
         if labels is None or fields is None:
             return False
         if self.namespace is not None and namespace != self.namespace:

@@ -7,8 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
-from teapot.cli.common import run_until_signal
 from teapot.cli.common import run as run_loop
+from teapot.cli.common import run_until_signal
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -18,16 +18,22 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Serve the Kubernetes API over HTTPS from a SQLite data dir. kubectl and any Kubernetes "
         "client can use it through the admin kubeconfig written to <data-dir>/kubeconfig.",
     )
-    p.add_argument("--data-dir", type=Path, required=True, help="state, certificates, tokens and kubeconfig live here")
+    p.add_argument(
+        "--data-dir", type=Path, required=True, help="state, certificates, tokens and kubeconfig live here"
+    )
     p.add_argument("--bind-address", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    p.add_argument("--secure-port", type=int, default=6443, help="HTTPS port (default: 6443; 0 picks a free port)")
+    p.add_argument(
+        "--secure-port", type=int, default=6443, help="HTTPS port (default: 6443; 0 picks a free port)"
+    )
     p.add_argument(
         "--token-auth-file",
         type=Path,
         help='static token CSV (token,user,uid,"group1,group2"); without it an admin token is generated',
     )
     p.add_argument("--write-kubeconfig", type=Path, help="also write the admin kubeconfig to this path")
-    p.add_argument("--tls-san", action="append", default=[], help="extra subject alternative name for the serving cert")
+    p.add_argument(
+        "--tls-san", action="append", default=[], help="extra subject alternative name for the serving cert"
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
     p.set_defaults(func=run)
 
@@ -36,7 +42,10 @@ def run(args: argparse.Namespace) -> int:
     from teapot.apiserver.auth.tokens import TokenFileError
     from teapot.apiserver.server import EmbeddedAPIServer, ServerSettings
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     settings = ServerSettings(
         data_dir=args.data_dir.resolve(),
         bind_address=args.bind_address,
@@ -51,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             await server.start()
         except OSError as exc:
-            print(f"teapot apiserver: cannot listen on {args.bind_address}:{args.secure_port}: {exc.strerror}", file=sys.stderr)
+            print(
+                f"teapot apiserver: cannot listen on {args.bind_address}:{args.secure_port}: {exc.strerror}",
+                file=sys.stderr,
+            )
             raise SystemExit(1) from None
         print(f"teapot apiserver serving at {server.url}", flush=True)
         print(f"  kubeconfig: {server.kubeconfig}", flush=True)

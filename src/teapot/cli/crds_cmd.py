@@ -16,7 +16,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "and teapot.dev's HostClass, Tenant, Reservation, HostClaim) as a multi-document YAML stream. "
         "Example: teapot crds | kubectl apply --server-side -f -",
     )
-    p.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml", help="output format (default: yaml)")
+    p.add_argument(
+        "-o", "--output", choices=("yaml", "json"), default="yaml", help="output format (default: yaml)"
+    )
     p.set_defaults(func=run)
 
 

@@ -200,10 +200,6 @@ def insert(root: Node, path: list[str]) -> None:
         node = child
 
 
-def is_empty(a: Node) -> bool:
-    return not a
-
-
 def iter_paths(root: Node) -> Iterator[tuple[str, ...]]:
     """Every member path, in structured-merge-diff's order (members, then children, each sorted)."""
     yield from _iter(root, ())

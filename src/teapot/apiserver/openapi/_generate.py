@@ -62,6 +62,7 @@ ROOTS: tuple[tuple[str, str, str, str], ...] = (
     ("V1ClusterRoleBindingList", "rbac.authorization.k8s.io", "v1", "ClusterRoleBindingList"),
     ("V1SelfSubjectAccessReview", "authorization.k8s.io", "v1", "SelfSubjectAccessReview"),
     ("V1SubjectAccessReview", "authorization.k8s.io", "v1", "SubjectAccessReview"),
+    ("V1SelfSubjectReview", "authentication.k8s.io", "v1", "SelfSubjectReview"),
     ("V1SelfSubjectRulesReview", "authorization.k8s.io", "v1", "SelfSubjectRulesReview"),
     ("V1LocalSubjectAccessReview", "authorization.k8s.io", "v1", "LocalSubjectAccessReview"),
     ("V1Status", "", "v1", "Status"),
@@ -155,6 +156,9 @@ PACKAGES: dict[str, str] = {
             "V1RoleRef",
         ],
         RBAC,
+    ),
+    **dict.fromkeys(
+        ["V1SelfSubjectReview", "V1SelfSubjectReviewStatus", "V1UserInfo"], "io.k8s.api.authentication.v1"
     ),
     **dict.fromkeys(
         [

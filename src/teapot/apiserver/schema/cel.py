@@ -55,6 +55,8 @@ from cel_expr_python.ext import (  # type: ignore[import-untyped]
 
 from teapot.apiserver.schema import errors as fe
 from teapot.apiserver.schema.cel_library import kubernetes_library
+from teapot.apiserver.schema.cel_names import Plan, plan_for
+from teapot.apiserver.schema.cel_names import apply as apply_names
 from teapot.apiserver.schema.errors import FieldError
 from teapot.apiserver.schema.structural import Node, Rule
 
@@ -206,6 +208,7 @@ class CelNode:
     map_correlatable: bool = True
     list_map_keys: tuple[str, ...] = ()
     scalar: str = ""  # "", "number", "timestamp", "duration" or "bytes": how ``self`` is converted
+    names: Plan | None = None  # property names kube escapes (``__namespace__``) below this node
     env: Any = None
 
 
@@ -337,6 +340,7 @@ def build(node: Node, path: str, errs: list[FieldError]) -> CelNode | None:
         map_correlatable=node.map_type in ("", "granular", "atomic"),
         list_map_keys=node.list_map_keys if node.list_type == "map" else (),
         scalar=_scalar(node),
+        names=plan_for(node),
         env=_env_for(node),
     )
 
@@ -429,9 +433,9 @@ def _as_cel(cn: CelNode, value: Any) -> Any:
 def _evaluate(cn: CelNode, obj: Any, old: Any, path: str, run: _Run) -> None:
     # One activation per node: converting the value to CEL once is most of an evaluation's cost.
     try:
-        data = {"self": _as_cel(cn, obj)}
+        data = {"self": apply_names(_as_cel(cn, obj), cn.names)}
         if old is not None:
-            data["oldSelf"] = _as_cel(cn, old)
+            data["oldSelf"] = apply_names(_as_cel(cn, old), cn.names)
         activation = cn.env.Activation(data)
     except Exception as exc:  # a value CEL cannot represent; the binding converts lazily, so rare
         run.errs.append(

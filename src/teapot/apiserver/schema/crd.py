@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from teapot.apiserver.schema import errors as fe
+from teapot.apiserver.schema.apirules import validate_api_rules
 from teapot.apiserver.schema.compiled import compile_schema
 from teapot.apiserver.schema.errors import FieldError, SchemaError
-from teapot.apiserver.schema.structural import Node, validate_api_rules
+from teapot.apiserver.schema.structural import Node
 
 _DNS1123_LABEL: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1035_LABEL: Final = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")

@@ -1,4 +1,4 @@
-"""The structural schema tree and kube's rules for what a CRD schema may say.
+"""The structural schema tree, and kube's rules for what makes a schema structural.
 
 Why it exists: kube-apiserver never walks a CRD's raw ``openAPIV3Schema`` dict per request. It
 converts it once into a *structural* schema (``apiextensions-apiserver/pkg/apiserver/schema``):
@@ -6,8 +6,8 @@ every node has a type, every field that value validations (``allOf``/``anyOf``/`
 talk about is also declared in the structure, and the vendor extensions are consistent. This
 module does the same: :func:`parse` turns the dict into immutable :class:`Node` objects (with
 patterns compiled, numbers normalised) that the pruner, defaulter, validator and CEL layer walk
-cheaply, and :func:`validate_structural` / :func:`validate_api_rules` report what kube would
-report, with kube's field paths (``properties[spec].type``) and wording.
+cheaply, and :func:`validate_structural` reports what kube's ``ValidateStructural`` would, with
+kube's field paths (``properties[spec].type``) and wording.
 """
 
 from __future__ import annotations
@@ -133,13 +133,15 @@ class Node:
         return bool(self.all_of or self.any_of or self.one_of or self.not_ is not None)
 
 
-def _num(value: Any) -> float | None:
+def to_num(value: Any) -> float | None:
+    """A JSON number as float; None for anything else (bools included)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
 
 
-def _int(value: Any) -> int | None:
+def to_int(value: Any) -> int | None:
+    """A JSON integer (or integral float) as int; None for anything else."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -266,20 +268,20 @@ def parse(raw: Mapping[str, Any]) -> Node:
         nullable=raw.get("nullable") is True,
         default=raw.get("default", NO_DEFAULT),
         enum=enum,
-        maximum=_num(raw.get("maximum")),
+        maximum=to_num(raw.get("maximum")),
         exclusive_maximum=raw.get("exclusiveMaximum") is True,
-        minimum=_num(raw.get("minimum")),
+        minimum=to_num(raw.get("minimum")),
         exclusive_minimum=raw.get("exclusiveMinimum") is True,
-        multiple_of=_num(raw.get("multipleOf")),
-        max_length=_int(raw.get("maxLength")),
-        min_length=_int(raw.get("minLength")),
+        multiple_of=to_num(raw.get("multipleOf")),
+        max_length=to_int(raw.get("maxLength")),
+        min_length=to_int(raw.get("minLength")),
         pattern=pattern,
         pattern_re=_compile_pattern(pattern) if pattern else None,
-        max_items=_int(raw.get("maxItems")),
-        min_items=_int(raw.get("minItems")),
+        max_items=to_int(raw.get("maxItems")),
+        min_items=to_int(raw.get("minItems")),
         unique_items=raw.get("uniqueItems") is True,
-        max_properties=_int(raw.get("maxProperties")),
-        min_properties=_int(raw.get("minProperties")),
+        max_properties=to_int(raw.get("maxProperties")),
+        min_properties=to_int(raw.get("minProperties")),
         required=tuple(str(r) for r in required_raw) if isinstance(required_raw, list) else (),
         properties=properties,
         items=items,
@@ -331,7 +333,8 @@ def _enum_keys(enum: tuple[Any, ...] | None) -> frozenset[Any] | None:
 _ROOT, _ITEM, _FIELD = 0, 1, 2
 
 
-def _key(path: str, key: str) -> str:
+def key_path(path: str, key: str) -> str:
+    """Go's ``field.Path.Key``: ``path[key]``."""
     return f"{path}[{key}]"
 
 
@@ -364,7 +367,7 @@ def _invariants(s: Mapping[str, Any], lvl: int, path: str, errs: list[FieldError
     if isinstance(props, Mapping):
         for k, v in props.items():
             if isinstance(v, Mapping):
-                _invariants(v, _FIELD, _key(path + ".properties", k), errs)
+                _invariants(v, _FIELD, key_path(path + ".properties", k), errs)
     ap = s.get("additionalProperties")
     if ap is not None:
         if lvl == _ROOT:
@@ -434,12 +437,12 @@ def _invariants(s: Mapping[str, Any], lvl: int, path: str, errs: list[FieldError
             if isinstance(sub, Mapping) and check_metadata and sub.get("type", "") != "string":
                 errs.append(
                     fe.invalid(
-                        _key(path + ".properties", name) + ".type", sub.get("type", ""), "must be string"
+                        key_path(path + ".properties", name) + ".type", sub.get("type", ""), "must be string"
                     )
                 )
         meta = props.get("metadata")
         if isinstance(meta, Mapping):
-            mpath = _key(path + ".properties", "metadata")
+            mpath = key_path(path + ".properties", "metadata")
             if check_metadata and meta.get("type", "") != "object":
                 errs.append(fe.invalid(mpath + ".type", meta.get("type", ""), "must be object"))
             if lvl == _ROOT:
@@ -502,7 +505,7 @@ def _nested(v: Any, skip_any_of: bool, lvl: int, path: str, errs: list[FieldErro
     props = v.get("properties")
     if isinstance(props, Mapping):
         for k, sub in props.items():
-            _nested(sub, False, _FIELD, _key(path + ".properties", k), errs)
+            _nested(sub, False, _FIELD, key_path(path + ".properties", k), errs)
     checks: tuple[tuple[str, bool, str], ...] = (
         ("type", bool(v.get("type")), "must be empty to be structural"),
         (
@@ -555,7 +558,9 @@ def _nested(v: Any, skip_any_of: bool, lvl: int, path: str, errs: list[FieldErro
             errs.append(fe.forbidden(f"{path}.{key}", detail))
     if isinstance(props, Mapping) and "metadata" in props:
         errs.append(
-            fe.forbidden(_key(path + ".properties", "metadata"), "must not be specified in a nested context")
+            fe.forbidden(
+                key_path(path + ".properties", "metadata"), "must not be specified in a nested context"
+            )
         )
 
 
@@ -576,12 +581,12 @@ def _completeness(s: Mapping[str, Any], path: str, errs: list[FieldError]) -> No
                         continue
                     errs.append(
                         fe.required(
-                            _key(spath + ".properties", k),
+                            key_path(spath + ".properties", k),
                             f"because it is defined in {where}.properties[{k}]",
                         )
                     )
                 else:
-                    check(sub, sprops[k], _key(spath + ".properties", k), f"{where}.properties[{k}]")
+                    check(sub, sprops[k], key_path(spath + ".properties", k), f"{where}.properties[{k}]")
         if isinstance(nested.get("items"), Mapping):
             sitems = structure.get("items")
             if not isinstance(sitems, Mapping):
@@ -605,185 +610,8 @@ def _completeness(s: Mapping[str, Any], path: str, errs: list[FieldError]) -> No
         props = node.get("properties")
         if isinstance(props, Mapping):
             for k, v in props.items():
-                walk(v, _key(npath + ".properties", k))
+                walk(v, key_path(npath + ".properties", k))
         walk(node.get("items"), npath + ".items")
         walk(node.get("additionalProperties"), npath + ".additionalProperties")
 
     walk(s, path)
-
-
-# --- CRD API rules (pkg/apis/apiextensions/validation) ---------------------------------------------
-
-_SCALARS: Final = frozenset({"string", "integer", "number", "boolean"})
-
-
-def validate_api_rules(raw: Mapping[str, Any], path: str) -> list[FieldError]:
-    """The per-node checks ``ValidateCustomResourceDefinitionOpenAPISchema`` does for v1 CRDs."""
-    errs: list[FieldError] = []
-    _api_rules(raw, path, errs)
-    return errs
-
-
-def _api_rules(s: Any, path: str, errs: list[FieldError]) -> None:
-    if not isinstance(s, Mapping):
-        return
-    unsupported = (
-        ("$ref", "$ref is not supported"),
-        ("patternProperties", "patternProperties is not supported"),
-        ("definitions", "definitions is not supported"),
-        ("dependencies", "dependencies is not supported"),
-        ("additionalItems", "additionalItems is not supported"),
-    )
-    for key, detail in unsupported:
-        if key in s:
-            errs.append(fe.forbidden(f"{path}.{key}", detail))
-    type_ = s.get("type", "")
-    if type_ and type_ not in ("object", "array", "string", "integer", "number", "boolean", "null"):
-        errs.append(
-            fe.not_supported(
-                path + ".type", type_, ["array", "boolean", "integer", "number", "object", "string"]
-            )
-        )
-    if type_ == "null":
-        errs.append(fe.forbidden(path + ".type", 'type cannot be set to "null"'))
-    if s.get("uniqueItems") is True:
-        errs.append(
-            fe.forbidden(
-                path + ".uniqueItems",
-                "uniqueItems cannot be set to true since the runtime complexity becomes quadratic",
-            )
-        )
-    ap = s.get("additionalProperties")
-    if ap is False:
-        errs.append(
-            fe.forbidden(path + ".additionalProperties", "additionalProperties cannot be set to false")
-        )
-    if ap is not None and s.get("properties"):
-        errs.append(
-            fe.forbidden(
-                path + ".additionalProperties", "additionalProperties and properties are mutual exclusive"
-            )
-        )
-    for key in ("maxLength", "minLength", "maxItems", "minItems", "maxProperties", "minProperties"):
-        value = s.get(key)
-        if value is not None and (_int(value) is None or (_int(value) or 0) < 0):
-            errs.append(fe.invalid(f"{path}.{key}", value, "must be a non-negative integer"))
-    if "multipleOf" in s:
-        mo = _num(s.get("multipleOf"))
-        if mo is None or mo <= 0:
-            errs.append(fe.invalid(path + ".multipleOf", s.get("multipleOf"), "must be greater than zero"))
-    for exclusive, bound in (("exclusiveMaximum", "maximum"), ("exclusiveMinimum", "minimum")):
-        if s.get(exclusive) is True and bound not in s:
-            errs.append(fe.required(f"{path}.{bound}", f"{bound} must be set when {exclusive} is true"))
-    required = s.get("required")
-    if required is not None:
-        if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
-            errs.append(fe.invalid(path + ".required", required, "must be a list of strings"))
-        elif len(set(required)) != len(required):
-            errs.append(fe.invalid(path + ".required", required, "must not contain duplicates"))
-
-    list_type = s.get("x-kubernetes-list-type")
-    if list_type is not None:
-        lt_path = path + ".x-kubernetes-list-type"
-        items = s.get("items") if isinstance(s.get("items"), Mapping) else {}
-        assert isinstance(items, Mapping)
-        if type_ != "array":
-            errs.append(fe.invalid(lt_path, list_type, "must only be used if type is array"))
-        elif list_type not in ("atomic", "set", "map"):
-            errs.append(fe.not_supported(lt_path, list_type, ["atomic", "set", "map"]))
-        elif list_type == "set":
-            item_type = items.get("type", "")
-            atomic_obj = item_type in ("object", "array") and (
-                items.get("x-kubernetes-map-type") == "atomic"
-                or items.get("x-kubernetes-list-type") == "atomic"
-            )
-            if item_type not in _SCALARS and not atomic_obj and not items.get("x-kubernetes-int-or-string"):
-                errs.append(
-                    fe.invalid(
-                        path + ".items.type",
-                        item_type,
-                        "must be a scalar type or an atomic object/array if x-kubernetes-list-type is set",
-                    )
-                )
-        elif list_type == "map":
-            keys = s.get("x-kubernetes-list-map-keys")
-            if not keys:
-                errs.append(
-                    fe.required(
-                        path + ".x-kubernetes-list-map-keys",
-                        "must not be empty if x-kubernetes-list-type is map",
-                    )
-                )
-            if items.get("type") != "object":
-                errs.append(
-                    fe.invalid(
-                        path + ".items.type",
-                        items.get("type", ""),
-                        "must be object if x-kubernetes-list-type is map",
-                    )
-                )
-            elif isinstance(keys, list):
-                iprops = items.get("properties") if isinstance(items.get("properties"), Mapping) else {}
-                assert isinstance(iprops, Mapping)
-                ireq = items.get("required") or []
-                for i, k in enumerate(keys):
-                    kpath = f"{path}.x-kubernetes-list-map-keys[{i}]"
-                    prop = iprops.get(k)
-                    if not isinstance(prop, Mapping):
-                        errs.append(fe.invalid(kpath, k, "entries must all be names of item properties"))
-                        continue
-                    if prop.get("type") not in _SCALARS and not prop.get("x-kubernetes-int-or-string"):
-                        errs.append(
-                            fe.invalid(
-                                _key(path + ".items.properties", k) + ".type",
-                                prop.get("type", ""),
-                                "must be a scalar type if the field is a map key",
-                            )
-                        )
-                    if k not in ireq and "default" not in prop:
-                        errs.append(
-                            fe.required(
-                                _key(path + ".items.properties", k),
-                                "all map keys must be required or have a default value",
-                            )
-                        )
-    if "x-kubernetes-list-map-keys" in s and list_type != "map":
-        errs.append(
-            fe.forbidden(path + ".x-kubernetes-list-map-keys", 'requires x-kubernetes-list-type to be "map"')
-        )
-    map_type = s.get("x-kubernetes-map-type")
-    if map_type is not None:
-        mt_path = path + ".x-kubernetes-map-type"
-        if type_ != "object":
-            errs.append(fe.invalid(mt_path, map_type, "must only be used if type is object"))
-        elif map_type not in ("granular", "atomic"):
-            errs.append(fe.not_supported(mt_path, map_type, ["granular", "atomic"]))
-
-    for i, entry in enumerate(s.get("x-kubernetes-validations") or ()):
-        rpath = f"{path}.x-kubernetes-validations[{i}]"
-        if not isinstance(entry, Mapping):
-            errs.append(fe.invalid(rpath, entry, "must be an object"))
-            continue
-        if not str(entry.get("rule") or "").strip():
-            errs.append(fe.required(rpath + ".rule", "rule is not specified"))
-        message = entry.get("message")
-        if isinstance(message, str) and message and not message.strip():
-            errs.append(fe.invalid(rpath + ".message", message, "message must be non-empty if specified"))
-        if isinstance(message, str) and "\n" in message:
-            errs.append(fe.invalid(rpath + ".message", message, "message must not contain line breaks"))
-        reason = entry.get("reason")
-        reasons = ["FieldValueDuplicate", "FieldValueForbidden", "FieldValueInvalid", "FieldValueRequired"]
-        if reason is not None and reason not in reasons:
-            errs.append(fe.not_supported(rpath + ".reason", reason, reasons))
-
-    props = s.get("properties")
-    if isinstance(props, Mapping):
-        for k, v in props.items():
-            _api_rules(v, _key(path + ".properties", k), errs)
-    _api_rules(s.get("items"), path + ".items", errs)
-    if isinstance(ap, Mapping):
-        _api_rules(ap, path + ".additionalProperties", errs)
-    for key in ("allOf", "anyOf", "oneOf"):
-        for i, sub in enumerate(s.get(key) or ()):
-            _api_rules(sub, f"{path}.{key}[{i}]", errs)
-    _api_rules(s.get("not"), path + ".not", errs)

@@ -29,7 +29,7 @@ from openstack import exceptions as os_exc
 
 from teapot.hosts.ironic.drivers import BMCDriver, UnknownBMCError, parse_bmc_address
 from teapot.hosts.ironic.inventory import parse_inventory
-from teapot.hosts.ironic.states import BUSY_STATES, FAILED_STATES, metal3_state, sanitize
+from teapot.hosts.ironic.states import BUSY_STATES, FAILED_STATES, explain_bmc_error, metal3_state, sanitize
 from teapot.hosts.provisioner import (
     BootMode,
     CleaningMode,
@@ -293,7 +293,8 @@ class IronicProvisioner:
         state = node.provision_state
         if state == "enroll":
             if node.last_error and not (changed or force):
-                return self._error(host, node, ErrorType.REGISTRATION, f"BMC {address}: {node.last_error}")
+                message = explain_bmc_error(self._clean(host, node.last_error))
+                return self._error(host, node, ErrorType.REGISTRATION, f"BMC {address}: {message}")
             return self._set_state(host, node, "manage", ErrorType.REGISTRATION)
         if state == "verifying":
             return self._busy(node)
@@ -510,6 +511,7 @@ class IronicProvisioner:
         if state in ("available", "enroll", "verifying"):
             return Result(_status(node))
         if state == "manageable":
+            node = self._apply_cleaning(node, cleaning)
             return self._set_state(host, node, "provide", ErrorType.PROVISIONING)
         if state == "clean failed":
             result = self._error(host, node, ErrorType.PROVISIONING, node.last_error)
@@ -519,18 +521,23 @@ class IronicProvisioner:
             return self._error(
                 host, node, ErrorType.PROVISIONING, f"cannot deprovision in Ironic state {state!r}"
             )
-        patch: list[dict[str, object]] = [
-            {"op": "add", "path": "/automated_clean", "value": cleaning is not CleaningMode.DISABLED}
-        ]
-        has_runbook = "cleaning_runbook" in (node.driver_info or {})
-        if cleaning is CleaningMode.EXPRESS:
-            self._ensure_express_runbook()
-            patch.append({"op": "add", "path": "/driver_info/cleaning_runbook", "value": EXPRESS_RUNBOOK})
-        elif has_runbook:
-            patch.append({"op": "remove", "path": "/driver_info/cleaning_runbook"})
-        node = self._patch(node, patch)
+        node = self._apply_cleaning(node, cleaning)
         target = "manage" if state == "inspect failed" else "deleted"
         return self._set_state(host, node, target, ErrorType.PROVISIONING)
+
+    def _apply_cleaning(self, node: Node, cleaning: CleaningMode) -> Node:
+        """Set the node's automated cleaning to *cleaning* (express = a runbook in driver_info)."""
+        patch: list[dict[str, object]] = []
+        enabled = cleaning is not CleaningMode.DISABLED
+        if node.is_automated_clean_enabled is not enabled:
+            patch.append({"op": "add", "path": "/automated_clean", "value": enabled})
+        runbook = (node.driver_info or {}).get("cleaning_runbook")
+        if cleaning is CleaningMode.EXPRESS and runbook != EXPRESS_RUNBOOK:
+            self._ensure_express_runbook()
+            patch.append({"op": "add", "path": "/driver_info/cleaning_runbook", "value": EXPRESS_RUNBOOK})
+        elif cleaning is not CleaningMode.EXPRESS and runbook is not None:
+            patch.append({"op": "remove", "path": "/driver_info/cleaning_runbook"})
+        return self._patch(node, patch)
 
     # -- power --------------------------------------------------------------------------------
 

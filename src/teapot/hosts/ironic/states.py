@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from teapot.hosts.provisioner import ErrorType, ProvisioningState
 
-__all__ = ["BUSY_STATES", "FAILED_STATES", "METAL3_STATE", "metal3_state", "sanitize"]
+__all__ = ["BUSY_STATES", "FAILED_STATES", "METAL3_STATE", "explain_bmc_error", "metal3_state", "sanitize"]
 
 S = ProvisioningState
 
@@ -119,3 +119,36 @@ def sanitize(message: str | None, secrets: Iterable[str] = ()) -> str:
     text = _PATTERNS[2].sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     text = _PATTERNS[3].sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(2)}", text)
     return text
+
+
+_BMC_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(
+            r"returned code 401|Incorrect username or password|AccessError|Unauthorized", re.IGNORECASE
+        ),
+        "authentication failed: check the username and password in the BMC credentials Secret",
+    ),
+    (
+        re.compile(r"returned code 404|ResourceNotFoundError", re.IGNORECASE),
+        "the BMC has no such system: check the system path in the BMC address",
+    ),
+    (
+        re.compile(
+            r"Connection refused|Max retries exceeded|timed out|Name or service not known|ConnectionError",
+            re.IGNORECASE,
+        ),
+        "the BMC is unreachable: check the address and the network path to it",
+    ),
+    (
+        re.compile(r"CERTIFICATE_VERIFY_FAILED|SSLError", re.IGNORECASE),
+        "the BMC's TLS certificate is not trusted: fix it or set disableCertificateVerification",
+    ),
+)
+
+
+def explain_bmc_error(message: str) -> str:
+    """Prefix a BMC failure with what a person should do about it (the raw message follows)."""
+    for pattern, hint in _BMC_HINTS:
+        if pattern.search(message):
+            return f"{hint} ({message})"
+    return message
