@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 import yaml
 
 GROUP = "bench.teapot.dev"
@@ -115,7 +116,7 @@ class Client:
             text = await r.read()
             if r.status >= 400:
                 raise RuntimeError(f"{method} {path}: {r.status} {text[:300]!r}")
-            return json.loads(text) if text else None
+            return orjson.loads(text) if text else None
 
 
 async def run_pool(n: int, concurrency: int, fn: Any) -> float:
@@ -193,7 +194,7 @@ async def bench(kubeconfig: Path, n: int, concurrency: int, watch_samples: int) 
             url = f"{c.server}{base}?watch=1&resourceVersion={rv}&labelSelector=bench%3Dwatch"
             async with c.session.get(url, timeout=aiohttp.ClientTimeout(total=None)) as r:
                 async for line in r.content:
-                    ev = json.loads(line)
+                    ev = orjson.loads(line)
                     name = ev["object"]["metadata"]["name"]
                     if ev["type"] == "ADDED" and name in sent:
                         latencies.append(time.perf_counter() - sent[name])

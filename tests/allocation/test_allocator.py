@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 from itertools import combinations
 
@@ -357,3 +358,24 @@ def test_claim_cost_equals_brute_force_optimum(
     assert len(chosen) == best_size
     assert sum(h.price or 0.0 for h in chosen) == best_cost
     assert decision.solver == ("ilp" if pdu else "greedy")  # PDU crosses racks and rows
+
+
+def test_a_pending_eviction_is_not_taken_twice() -> None:
+    tenants = [
+        Tenant("lender"),
+        Tenant("a", guarantees=(("a100", 1),)),
+        Tenant("b", guarantees=(("a100", 1),)),
+    ]
+    lent = Holder("lender", "lender/x", Band.PREEMPTIBLE, NOW)
+    inventory = Inventory(
+        [Host(f"g0{i}", labels_of({"gpu": "nvidia-a100"}), holder=lent) for i in range(2)], CLASSES
+    )
+    allocator = Allocator(inventory, tenants)
+    first = Claim("a/x", "a", 1, GPU)
+    decision = allocator.decide(first, NOW)
+    assert [e.host for e in decision.evict] == ["g00"]
+    allocator.apply(decision, first, NOW)
+    assert inventory.hosts["g00"].holder == replace(lent, reclaimed_by="a/x")
+    # the same claim decides the same again; another claim takes a different victim
+    assert allocator.decide(first, NOW).evict == decision.evict
+    assert [e.host for e in allocator.decide(Claim("b/y", "b", 1, GPU), NOW).evict] == ["g01"]

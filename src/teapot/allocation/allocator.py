@@ -188,13 +188,16 @@ class Allocator:
         )
 
     def apply(self, decision: ClaimDecision, claim: Claim, now: datetime) -> None:
-        """Mirror a decision the controller wrote: releases and new bindings (not evictions,
-        which complete at their deadline through ``release`` + a later ``decide``)."""
+        """Mirror a decision the controller wrote: releases, new bindings, and pending evictions
+        (marked ``reclaimed_by`` so no other claim picks the same victim; the host itself moves at
+        the deadline through ``release`` + a later ``decide``)."""
         for name in decision.release:
             self.inventory.release(name)
         for assignment in decision.bind:
             holder = Holder(claim.tenant, claim.name, assignment.band, now, claim.reservation)
             self.inventory.bind(assignment.host, holder)
+        for eviction in decision.evict:
+            self.inventory.mark_reclaimed(eviction.host, claim.name)
 
     def band_changes(self, now: datetime) -> list[BandChange]:
         """Bindings made through a reservation whose band no longer matches its window."""
@@ -441,6 +444,7 @@ class Allocator:
                     or not host.healthy
                     or holder.band.rank >= band.rank
                     or holder.claim == claim.name
+                    or holder.reclaimed_by not in (None, claim.name)
                 ):
                     continue
                 victim = self.tenants.get(holder.tenant, Tenant(holder.tenant))

@@ -170,6 +170,13 @@ class Inventory:
         self.hosts[name] = replace(host, holder=holder)
         self._track(name, holder, +1)
 
+    def mark_reclaimed(self, name: str, claim: str) -> None:
+        """Record that ``claim`` is reclaiming the (still held) host ``name``."""
+        host = self.hosts[name]
+        if host.holder is None:
+            raise ValueError(f"host {name!r} is not held; nothing to reclaim")
+        self.hosts[name] = replace(host, holder=replace(host.holder, reclaimed_by=claim))
+
     def release(self, name: str) -> None:
         previous = self.hosts[name].holder
         if previous is None:

@@ -174,14 +174,15 @@ class Topology:
 
 @dataclass(frozen=True)
 class Holder:
-    """Who holds a host now, in which band, since when (``since`` measures disruption), and through
-    which reservation, if any."""
+    """Who holds a host now, in which band, since when (``since`` measures disruption), through
+    which reservation, if any, and which claim is already reclaiming it (a pending eviction)."""
 
     tenant: str
     claim: str
     band: Band
     since: datetime
     reservation: str | None = None
+    reclaimed_by: str | None = None
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,9 @@ def _varint(data: bytes, pos: int, end: int, where: str) -> tuple[int, int]:
     shift = 0
     while True:
         if pos >= end:
-            raise ProtobufError(f"truncated protobuf data in {where}: a varint runs past the end of the message")
+            raise ProtobufError(
+                f"truncated protobuf data in {where}: a varint runs past the end of the message"
+            )
         byte = data[pos]
         pos += 1
         result |= (byte & 0x7F) << shift
@@ -95,13 +97,19 @@ def _skip_value(data: bytes, pos: int, end: int, wire: int, number: int, where: 
     elif wire == START_GROUP:
         return _skip_group(data, pos, end, number, where)
     else:
-        raise ProtobufError(f"malformed protobuf data in {where}: field {number} has {wire_name(wire)} wire type")
+        raise ProtobufError(
+            f"malformed protobuf data in {where}: field {number} has {wire_name(wire)} wire type"
+        )
     if pos > end:
-        raise ProtobufError(f"truncated protobuf data in {where}: field {number} runs past the end of the message")
+        raise ProtobufError(
+            f"truncated protobuf data in {where}: field {number} runs past the end of the message"
+        )
     return pos
 
 
-def iter_fields(data: bytes, where: str, wanted: frozenset[int] | None = None) -> Iterator[tuple[int, int, int | bytes]]:
+def iter_fields(
+    data: bytes, where: str, wanted: frozenset[int] | None = None
+) -> Iterator[tuple[int, int, int | bytes]]:
     """Yield ``(number, wire type, value)`` for each field of one message, in wire order.
 
     Varints, 64-bit and 32-bit values are yielded as unsigned ints, length-delimited ones as bytes.

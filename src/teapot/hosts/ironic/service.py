@@ -83,7 +83,10 @@ def _tail(path: Path, lines: int = 15) -> str:
 
 #: Log lines that mean Ironic will never become healthy: cotyledon re-forks a crashing worker
 #: forever, and a conductor that cannot load its drivers keeps the API up without them.
-_FATAL = re.compile(r"Child \d+ exited with status [1-9]|Failed to register hardware types| CRITICAL ")
+_FATAL = re.compile(
+    r"Child \d+ exited with status [1-9]|Failed to register hardware types|^\S+ \S+ \d+ CRITICAL ",
+    re.MULTILINE,
+)
 
 
 async def _stop_process(proc: asyncio.subprocess.Process, timeout: float) -> None:
