@@ -329,19 +329,21 @@ def priced_fleets(draw: st.DrawFn) -> list[Host]:
     row_k=st.integers(1, 3),
     pdu=st.booleans(),
     gpu_only=st.booleans(),
+    affinity=st.sampled_from([None, Level.RACK, Level.ROW]),
 )
 def test_claim_cost_equals_brute_force_optimum(
-    hosts: list[Host], count: int, rack_k: int, row_k: int, pdu: bool, gpu_only: bool
+    hosts: list[Host], count: int, rack_k: int, row_k: int, pdu: bool, gpu_only: bool, affinity: Level | None
 ) -> None:
     spread = [Spread(Level.RACK, rack_k), Spread(Level.ROW, row_k)] + ([Spread(Level.PDU, 1)] if pdu else [])
     requirements = GPU if gpu_only else Requirements()
     allocator = Allocator(Inventory(hosts, CLASSES), [Tenant("t")])
-    decision = allocator.decide(
-        Claim("t/c", "t", count, requirements, topology=TopologyRule(tuple(spread))), NOW
-    )
+    rule = TopologyRule(tuple(spread), affinity)
+    decision = allocator.decide(Claim("t/c", "t", count, requirements, topology=rule), NOW)
     eligible = [h for h in hosts if requirements.matches(h.label_map, h.resource_map)]
 
     def ok(subset: tuple[Host, ...]) -> bool:
+        if affinity is not None and len({h.topology.domain(affinity) for h in subset}) > 1:
+            return False
         return all(
             max(Counter(h.topology.domain(s.level) for h in subset).values(), default=0) <= s.max_per_domain
             for s in spread
@@ -357,7 +359,8 @@ def test_claim_cost_equals_brute_force_optimum(
     assert ok(tuple(chosen))
     assert len(chosen) == best_size
     assert sum(h.price or 0.0 for h in chosen) == best_cost
-    assert decision.solver == ("ilp" if pdu else "greedy")  # PDU crosses racks and rows
+    if affinity is None:
+        assert decision.solver == ("ilp" if pdu else "greedy")  # PDU crosses racks and rows
 
 
 def test_a_pending_eviction_is_not_taken_twice() -> None:

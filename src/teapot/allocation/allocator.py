@@ -392,7 +392,6 @@ class Allocator:
         states: dict[str, tuple[list[Candidate], list[Counter[str]]]] = {}
         best_choice: list[Candidate] | None = None
         best_cost = float("inf")
-        largest: list[Candidate] = []
         for candidate in stream:
             if best_choice is not None:
                 bound = min(
@@ -416,13 +415,19 @@ class Allocator:
                 chosen.append(candidate)
                 for i, d in enumerate(candidate.domains):
                     counts[i][d] += 1
-                if len(chosen) > len(largest):
-                    largest = chosen
                 if len(chosen) == n:
                     cost = sum(c.cost for c in chosen)
                     if cost < best_cost:
                         best_choice, best_cost = list(chosen), cost
-        return Choice(tuple(best_choice if best_choice is not None else largest), "greedy")
+        if best_choice is None:
+            # no domain can hold n: the stream was read to the end, so every domain's greedy is
+            # final (maximum size, then cheapest, within its domain); take the best of them
+            best_choice = min(
+                (chosen for chosen, _ in states.values()),
+                key=lambda chosen: (-len(chosen), sum(c.cost for c in chosen)),
+                default=[],
+            )
+        return Choice(tuple(best_choice), "greedy")
 
     def _victims(
         self, claim: Claim, band: Band, profiles: Sequence[int], class_room: dict[str, int] | None

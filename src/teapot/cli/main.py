@@ -16,6 +16,7 @@ from collections.abc import Sequence
 _COMMAND_MODULES: tuple[str, ...] = (
     "teapot.cli.apiserver_cmd",
     "teapot.cli.up_cmd",
+    "teapot.cli.controllers_cmd",
     "teapot.cli.crds_cmd",
     "teapot.cli.fleet_cmd",
     "teapot.cli.allocation_cmd",

@@ -153,6 +153,9 @@ async def up(args: argparse.Namespace) -> int:
             from teapot.hosts.controller import setup_host_controller
 
             setup_host_controller(manager, provisioner)
+        from teapot.tenancy import setup_tenancy_controllers
+
+        setup_tenancy_controllers(manager, hosts_namespace=HOSTS_NAMESPACE)
         manager_task = asyncio.create_task(manager.run(), name="teapot-controllers")
 
         async def stop_manager() -> None:

@@ -115,7 +115,7 @@ def decode_object(
         raise ProtobufError(
             f"cannot decode kind {kind} (apiVersion {api_version or '<empty>'}) from protobuf: this server"
             " decodes protobuf only for "
-            + ", ".join(sorted({k for _, k in KINDS if k != "DeleteOptions"}) + ["DeleteOptions"])
+            + ", ".join(sorted({k for _, k in KINDS}))
             + "; send the object as JSON (for kubectl: apply -f, or create -f with a manifest)"
         )
     return {"kind": kind, "apiVersion": api_version, **decode_message(message, raw, kind)}
@@ -235,7 +235,7 @@ def _text(value: int | bytes) -> str:
 
 
 def _message_value(type_: str, data: bytes, path: str) -> Any:
-    if type_ == TIME or type_ == MICROTIME:
+    if type_ in (TIME, MICROTIME):
         return _time(data, path, micro=type_ == MICROTIME)
     if type_ == FIELDSV1:
         return _fields_v1(data, path)

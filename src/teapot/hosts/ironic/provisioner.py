@@ -298,7 +298,19 @@ class IronicProvisioner:
             return self._set_state(host, node, "manage", ErrorType.REGISTRATION)
         if state == "verifying":
             return self._busy(node)
+        failure = self._validation_failure(node, ("power", "management"))
+        if failure is not None:
+            return self._error(host, node, ErrorType.REGISTRATION, f"BMC {address}: {failure}")
         return Result(_status(node))
+
+    def _validation_failure(self, node: Node, interfaces: tuple[str, ...]) -> str | None:
+        """Ironic's driver validation of *interfaces* (no BMC traffic): the first failure, if any."""
+        validation = self.baremetal.validate_node(node.id, required=None)
+        for name in interfaces:
+            check = validation.get(name)
+            if check is not None and check.result is False:
+                return f"{name} validation failed: {check.reason}"
+        return None
 
     def _ensure_port(self, node: Node, mac: str | None) -> None:
         if not mac:
@@ -440,13 +452,9 @@ class IronicProvisioner:
                 {"op": "add", "path": "/instance_info", "value": instance_info},
             ],
         )
-        validation = self.baremetal.validate_node(node.id, required=None)
-        for name in ("boot", "deploy", "power", "management"):
-            check = validation.get(name)
-            if check is not None and check.result is False:
-                return self._error(
-                    host, node, ErrorType.PROVISIONING, f"{name} validation failed: {check.reason}"
-                )
+        failure = self._validation_failure(node, ("boot", "deploy", "power", "management"))
+        if failure is not None:
+            return self._error(host, node, ErrorType.PROVISIONING, failure)
         options: dict[str, object] = {}
         config_drive = None if live else self._config_drive(spec)
         if config_drive is not None:
