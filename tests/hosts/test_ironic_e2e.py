@@ -135,7 +135,9 @@ async def test_full_lifecycle_live_iso(ironic: IronicService, emulator: Emulator
     assert provisioned.status.powered_on is True
 
     # express cleaning sets the runbook; without an agent ramdisk it fails fast and says why
+    t = time.monotonic()
     failed = await until_done(lambda: prov.deprovision(host, CleaningMode.EXPRESS), timeout=120)
+    timed("undeploy_then_express_cleaning_fails_without_agent", t)
     assert failed.error is not None and failed.error.type is ErrorType.PROVISIONING
     assert "deploy_kernel" in failed.error.message
     runbook = prov.baremetal.get_runbook(EXPRESS_RUNBOOK)
@@ -146,7 +148,7 @@ async def test_full_lifecycle_live_iso(ironic: IronicService, emulator: Emulator
 
     t = time.monotonic()
     deprovisioned = await until_done(lambda: prov.deprovision(host, CleaningMode.DISABLED), timeout=120)
-    timed("deprovision", t)
+    timed("deprovision_from_manageable_cleaning_disabled", t)
     assert deprovisioned.error is None, deprovisioned.error
     assert deprovisioned.status is not None and deprovisioned.status.engine_state == "available"
     assert "cleaning_runbook" not in prov.baremetal.get_node(host.provisioning_id).driver_info
@@ -202,6 +204,13 @@ async def test_power_on_off_and_detach(ironic: IronicService, emulator: Emulator
     off = await until_done(lambda: prov.power(host, False, hard=True))
     t_off = time.monotonic() - t
     assert off.done and off.status is not None and off.status.powered_on is False
+
+    t = time.monotonic()
+    rebooted = await prov.reboot(host)
+    assert rebooted.error is None and not rebooted.in_progress
+    on_again = await until_done(lambda: prov.power(host, True))
+    t_reboot = time.monotonic() - t
+    assert on_again.status is not None and on_again.status.powered_on is True
 
     detached = await prov.detach(host)
     assert detached.done

@@ -1,0 +1,82 @@
+"""Tunables of the BareMetalHost controller, and the clock it reads time from.
+
+Why a module of its own: the defaults follow Metal3 (20 hosts (de)provisioning at once, 5 provisioning
+retries, back-off of about a minute growing to hours) and tests need to shrink them to seconds, so they
+live in one frozen value passed in at wiring time. The clock is a Protocol so unit tests can move time
+without sleeping; the controller only ever reads *wall* time because every deadline it keeps is stored
+in ``status`` (no state that matters lives in memory, so restarts keep the same back-off).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+__all__ = ["Clock", "HostControllerOptions", "SystemClock", "backoff_delay", "format_time", "parse_time"]
+
+
+class Clock(Protocol):
+    """Where the controller gets "now" from (timestamps in status, back-off deadlines)."""
+
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class HostControllerOptions:
+    #: Hosts allowed in ``provisioning``/``deprovisioning`` at once (Metal3: 20).
+    max_concurrent_provisioning: int = 20
+    #: Failed provisioning attempts retried before the host waits for a new image (Metal3: 5).
+    provisioning_retries: int = 5
+    #: Back-off after the first error; doubles per error up to ``backoff_cap`` (Metal3: ~1-2 min … hours).
+    backoff_base: float = 60.0
+    backoff_cap: float = 4 * 3600.0
+    #: Fraction of the delay added as per-host jitter (spreads hosts that failed together).
+    backoff_jitter: float = 0.5
+    #: How soon to look again while the provisioner is busy and did not say.
+    busy_poll: float = 2.0
+    #: How often a host in a stable state is checked (power drift, node still known).
+    stable_poll: float = 120.0
+    #: How soon to look again when the provisioning engine itself is unreachable.
+    unavailable_poll: float = 5.0
+    #: How soon a host waiting for a (de)provisioning slot looks again.
+    delayed_poll: float = 5.0
+    #: Failed power-offs tolerated before deletion proceeds anyway (the node is then removed in
+    #: maintenance, so a dead BMC cannot block deleting its host).
+    delete_power_off_attempts: int = 3
+    workers: int = 8
+
+
+def backoff_delay(options: HostControllerOptions, error_count: int, key: str) -> float:
+    """Delay before retrying after *error_count* consecutive errors: exponential, capped, jittered.
+
+    The jitter is a stable function of the host (*key*) and the count, so a restarted controller
+    computes the same deadline from ``status.lastUpdated`` while hosts that failed together still
+    spread out.
+    """
+    if error_count <= 0:
+        return 0.0
+    delay = min(options.backoff_cap, options.backoff_base * 2 ** min(error_count - 1, 30))
+    digest = hashlib.sha256(f"{key}/{error_count}".encode()).digest()
+    fraction = int.from_bytes(digest[:4], "big") / 2**32
+    return min(options.backoff_cap, delay * (1.0 + options.backoff_jitter * fraction))
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with microseconds (durations of seconds matter for cleaning records)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
