@@ -25,8 +25,10 @@ $(SERVICES_STAMP): requirements-services.txt
 	$(SERVICES_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-services.txt
 	touch $(SERVICES_STAMP)
 
+DEMO_ARGS ?= --fleet examples/datacenter.yaml
+
 demo: install
-	$(BIN)/teapot up
+	$(BIN)/teapot up $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
