@@ -10,12 +10,12 @@ Disks come from sushy-tools' own static ``SUSHY_EMULATOR_STORAGE``/``_DRIVES`` s
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
+import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -133,22 +133,56 @@ def _emulator_config(tmp: Path, port: int, hosts: tuple[EmulatedHost, ...], auth
     )
 
 
-def _wait_http(url: str, timeout: float) -> None:
+def _wait_tcp(port: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=1.0):
+            with socket.create_connection(("127.0.0.1", port), timeout=1.0):
                 return
-        except urllib.error.HTTPError:
-            return  # it answers (401 is fine)
         except OSError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
 
 
+def _self_signed_cert(tmp_path: Path) -> tuple[Path, Path]:
+    """A throw-away certificate for 127.0.0.1 (for TLS BMC tests)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "emulated-bmc")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "bmc.crt", tmp_path / "bmc.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_file, key_file
+
+
 @contextlib.contextmanager
-def running_emulator(tmp_path: Path) -> Iterator[Emulator]:
+def running_emulator(tmp_path: Path, tls: bool = False) -> Iterator[Emulator]:
     """A sushy-tools emulator with two fake systems, basic auth, fresh state, on a free port."""
     port = free_port()
     hosts = tuple(
@@ -159,7 +193,11 @@ def running_emulator(tmp_path: Path) -> Iterator[Emulator]:
     auth = tmp_path / "htpasswd"
     auth.write_text(_htpasswd(username, password), encoding="utf-8")
     config = tmp_path / "emulator.conf"
-    config.write_text(_emulator_config(tmp_path, port, hosts, auth), encoding="utf-8")
+    text = _emulator_config(tmp_path, port, hosts, auth)
+    if tls:
+        cert, key = _self_signed_cert(tmp_path)
+        text += f"SUSHY_EMULATOR_SSL_CERT = {str(cert)!r}\nSUSHY_EMULATOR_SSL_KEY = {str(key)!r}\n"
+    config.write_text(text, encoding="utf-8")
     shim = tmp_path / "emulator_shim.py"
     shim.write_text(_SHIM, encoding="utf-8")
     log = (tmp_path / "emulator.log").open("wb")
@@ -169,7 +207,7 @@ def running_emulator(tmp_path: Path) -> Iterator[Emulator]:
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait_http(f"http://127.0.0.1:{port}/redfish/v1/", timeout=20)
+        _wait_tcp(port, timeout=20)
         yield Emulator(port, username, password, hosts, tmp_path / "state")
     finally:
         proc.terminate()
@@ -184,6 +222,13 @@ def running_emulator(tmp_path: Path) -> Iterator[Emulator]:
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[Emulator]:
     with running_emulator(tmp_path) as emu:
+        yield emu
+
+
+@pytest.fixture
+def tls_emulator(tmp_path: Path) -> Iterator[Emulator]:
+    """Like ``emulator`` but serving HTTPS with a self-signed certificate."""
+    with running_emulator(tmp_path, tls=True) as emu:
         yield emu
 
 

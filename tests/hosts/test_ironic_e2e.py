@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -192,9 +193,14 @@ async def test_wrong_credentials_are_reported_without_the_password(
 async def test_power_on_off_and_detach(ironic: IronicService, emulator: Emulator) -> None:
     prov = provisioner_for(ironic)
     host = HostRef("default", f"power-{emulator.port}")
-    registered = await until_done(lambda: prov.register(host, registration(emulator)))
+    spec = dataclasses.replace(registration(emulator), inspection_mode="disabled")
+    registered = await until_done(lambda: prov.register(host, spec))
     assert registered.done, registered.error
     assert registered.status is not None and registered.status.powered_on is False
+    # inspectionMode: disabled → inspection is a no-op that reports no details
+    skipped = await prov.inspect(host)
+    assert skipped.done and skipped.details is None
+    assert skipped.status is not None and skipped.status.engine_state == "manageable"
 
     t = time.monotonic()
     on = await until_done(lambda: prov.power(host, True))
@@ -216,7 +222,7 @@ async def test_power_on_off_and_detach(ironic: IronicService, emulator: Emulator
     assert detached.done
     assert await prov.observe(host) is None
     print(
-        f"TIMINGS power_on={t_on:.2f} power_off={t_off:.2f} ironic_start={ironic.start_seconds}",
+        f"TIMINGS power_on={t_on:.2f} power_off={t_off:.2f} reboot={t_reboot:.2f} ironic_start={ironic.start_seconds}",
         file=sys.stderr,
     )
     assert node_name(host) == f"default~power-{emulator.port}"
@@ -251,3 +257,25 @@ async def test_agent_steps_without_an_agent_fail_fast_and_say_why(
     assert "deploy" in provisioned.error.message and "deploy_kernel" in provisioned.error.message
     assert provisioned.status is not None and provisioned.status.engine_state == "available"
     await until_done(lambda: prov.delete(host))
+
+
+async def test_tls_bmc_needs_trust_or_disabled_verification(
+    ironic: IronicService, tls_emulator: Emulator
+) -> None:
+    prov = provisioner_for(ironic)
+    base = registration(tls_emulator)
+    https = tls_emulator.hosts[0].address(tls_emulator.port, scheme="redfish-virtualmedia+https")
+
+    strict = HostRef("default", f"tls-strict-{tls_emulator.port}")
+    spec = dataclasses.replace(base, bmc=dataclasses.replace(base.bmc, address=https))
+    refused = await until_done(lambda: prov.register(strict, spec))
+    assert refused.error is not None and refused.error.type is ErrorType.REGISTRATION
+    assert "disableCertificateVerification" in refused.error.message
+
+    relaxed = HostRef("default", f"tls-relaxed-{tls_emulator.port}")
+    spec = dataclasses.replace(spec, bmc=dataclasses.replace(spec.bmc, disable_certificate_verification=True))
+    accepted = await until_done(lambda: prov.register(relaxed, spec))
+    assert accepted.error is None, accepted.error
+    assert accepted.status is not None and accepted.status.engine_state == "manageable"
+    for host in (strict, relaxed):
+        await until_done(lambda host=host: prov.delete(host))

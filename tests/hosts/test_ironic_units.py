@@ -196,7 +196,10 @@ def test_sanitize_removes_known_secrets_verbatim_and_keeps_the_rest() -> None:
         ),
         ("HTTPConnectionPool(host='10.9.9.9'): Max retries exceeded (Connection refused)", "unreachable"),
         ("HTTP GET http://b/redfish/v1/Systems/9 returned code 404.", "no such system"),
-        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", "disableCertificateVerification"),
+        (
+            "HTTPSConnectionPool: Max retries exceeded (SSLError([SSL: CERTIFICATE_VERIFY_FAILED] self-signed))",
+            "disableCertificateVerification",
+        ),
     ],
 )
 def test_bmc_errors_get_an_actionable_hint_and_keep_the_detail(message: str, hint: str) -> None:

@@ -35,6 +35,7 @@ from teapot.apiserver.patches import (
     decode_patch_body,
     merge_patch,
 )
+from teapot.apiserver.protobuf import PROTOBUF, ProtobufError, UnsupportedKindError, decode_object
 from teapot.apiserver.registry import storage_key
 from teapot.apiserver.resources import ResourceInfo
 from teapot.apiserver.selectors import parse_field_selector, parse_label_selector
@@ -101,10 +102,16 @@ def decode_body(req: Request, body: bytes) -> Any:
             return yaml.safe_load(body.decode("utf-8"))
         if ctype in ("application/json", "", "*/*"):
             return orjson.loads(body)
+        if ctype == PROTOBUF:  # kubectl's typed clients send built-in kinds as protobuf
+            return decode_object(body)
     except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise errors.bad_request(
             f"the object provided is unrecognized (must be a JSON or YAML object): {exc}"
         ) from exc
+    except UnsupportedKindError as exc:
+        raise errors.StatusError(415, "UnsupportedMediaType", str(exc)) from exc
+    except ProtobufError as exc:
+        raise errors.bad_request(f"the protobuf body could not be decoded: {exc}") from exc
     raise errors.unsupported_media_type(ctype)
 
 

@@ -12,7 +12,7 @@ the supported messages), :mod:`.decode` (the table-driven decoder and the ``runt
 
 from __future__ import annotations
 
-from .decode import PROTOBUF, decode_object, supported_kinds
+from .decode import PROTOBUF, UnsupportedKindError, decode_object, supported_kinds
 from .wire import ProtobufError
 
-__all__ = ["PROTOBUF", "ProtobufError", "decode_object", "supported_kinds"]
+__all__ = ["PROTOBUF", "ProtobufError", "UnsupportedKindError", "decode_object", "supported_kinds"]

@@ -40,7 +40,7 @@ from .schema import (
 )
 from .wire import LENGTH, VARINT, ProtobufError, iter_fields, packed_varints, signed64, wire_name
 
-__all__ = ["MAGIC", "PROTOBUF", "decode_message", "decode_object", "supported_kinds"]
+__all__ = ["MAGIC", "PROTOBUF", "UnsupportedKindError", "decode_message", "decode_object", "supported_kinds"]
 
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 MAGIC = b"k8s\x00"
@@ -54,7 +54,28 @@ _WANTED: dict[str, frozenset[int]] = {
     name: frozenset(f.number for f in fields) for name, fields in MESSAGES.items()
 }
 
+
+def _rendered_when_absent(field: Field) -> bool:
+    """Whether Go's JSON has this field even when it is not on the wire (see schema.Presence)."""
+    if field.presence in (Presence.ALWAYS, Presence.NULLABLE):
+        return True
+    # a non-pointer struct is never omitted; OMITZERO is only used on Time, whose zero is omitted
+    return field.card is Card.ONE and field.presence is Presence.OMITEMPTY and field.type not in _SCALAR_WIRE
+
+
+_RENDERED_WHEN_ABSENT: dict[str, frozenset[int]] = {
+    name: frozenset(f.number for f in fields if _rendered_when_absent(f)) for name, fields in MESSAGES.items()
+}
+
 _UNKNOWN_FIELDS = frozenset({1, 2, 3, 4})
+
+
+class UnsupportedKindError(ProtobufError):
+    """A well-formed protobuf body of a kind with no field table (e.g. a custom resource, a Deployment).
+
+    Distinct from malformed data so a server can answer 415 (as kube-apiserver does for protobuf
+    bodies it cannot decode) rather than 400.
+    """
 
 
 def supported_kinds() -> frozenset[tuple[str, str]]:
@@ -69,8 +90,10 @@ def decode_object(
 
     ``expected_api_version`` / ``expected_kind`` (what the URL implies) fill in a type the envelope
     leaves empty, as Kubernetes does, and a body that names a different type is rejected. Raises
-    :class:`ProtobufError` for a missing ``k8s\\x00`` prefix, truncated or malformed data, a content
-    encoding, or a kind this decoder has no table for.
+    :class:`ProtobufError` for a missing ``k8s\\x00`` prefix, truncated or malformed data, or a content
+    encoding, and its subclass :class:`UnsupportedKindError` for a kind this decoder has no table for.
+    The envelope's kind and apiVersion come first in the result; an object that has fields of those
+    names itself (only ``ObjectReference``) keeps its own values.
     """
     if not body.startswith(MAGIC):
         raise ProtobufError(
@@ -112,7 +135,7 @@ def decode_object(
         raise ProtobufError("the protobuf body names no kind in its runtime.Unknown typeMeta")
     message = KINDS.get((api_version, kind))
     if message is None:
-        raise ProtobufError(
+        raise UnsupportedKindError(
             f"cannot decode kind {kind} (apiVersion {api_version or '<empty>'}) from protobuf: this server"
             " decodes protobuf only for "
             + ", ".join(sorted({k for _, k in KINDS}))
@@ -128,8 +151,11 @@ def decode_message(message: str, data: bytes, where: str | None = None) -> dict[
     for number, wire, value in iter_fields(data, where, _WANTED[message]):
         seen.setdefault(number, []).append((wire, value))
     out: dict[str, Any] = {}
+    matters = _RENDERED_WHEN_ABSENT[message]
     for field in MESSAGES[message]:
         occurrences = seen.get(field.number)
+        if occurrences is None and field.number not in matters:
+            continue
         path = f"{where}.{field.name}"
         if field.card is Card.ONE:
             _one(out, field, occurrences, path)
@@ -150,11 +176,17 @@ def _one(
     out: dict[str, Any], field: Field, occurrences: list[tuple[int, int | bytes]] | None, path: str
 ) -> None:
     scalar_wire = _SCALAR_WIRE.get(field.type)
+    if occurrences is None and field.presence is Presence.NULLABLE:
+        out[field.name] = None  # a nil pointer without omitempty
+        return
     if scalar_wire is None:  # a message: proto merges repeated occurrences, i.e. concatenates them
         if occurrences is None and field.presence is Presence.POINTER:
             return
         payload = b"".join(_payload(wire, value, path) for wire, value in occurrences or ())
-        out[field.name] = _message_value(field.type, payload, path)
+        decoded = _message_value(field.type, payload, path)
+        if decoded is None and field.presence is Presence.OMITZERO:
+            return
+        out[field.name] = decoded
         return
     if occurrences is None:
         if field.presence is Presence.ALWAYS:
@@ -182,6 +214,9 @@ def _list(field: Field, occurrences: list[tuple[int, int | bytes]] | None, path:
 def _map_entries(field: Field, occurrences: Any, path: str) -> dict[str, Any]:
     entries: dict[str, Any] = {}
     for wire, value in occurrences:
+        if field.type == STRING and isinstance(value, bytes) and (pair := _string_pair(value)) is not None:
+            entries[pair[0]] = pair[1]
+            continue
         key = ""
         parts: list[bytes] = []
         scalar: Any = None
@@ -200,6 +235,26 @@ def _map_entries(field: Field, occurrences: Any, path: str) -> dict[str, Any]:
         else:
             entries[key] = _message_value(field.type, b"".join(parts), f"{path}[{key!r}]")
     return entries
+
+
+def _string_pair(entry: bytes) -> tuple[str, str] | None:
+    """Fast path for the usual map<string,string> entry: ``0a len key 12 len value``, lengths < 128.
+
+    Anything else (long strings, other order, extra fields) returns None and takes the general path.
+    """
+    size = len(entry)
+    if size < 4 or entry[0] != 0x0A:
+        return None
+    key_end = 2 + entry[1]
+    if entry[1] >= 0x80 or key_end + 2 > size or entry[key_end] != 0x12:
+        return None
+    value_len = entry[key_end + 1]
+    if value_len >= 0x80 or key_end + 2 + value_len != size:
+        return None
+    return (
+        entry[2:key_end].decode("utf-8", "replace"),
+        entry[key_end + 2 :].decode("utf-8", "replace"),
+    )
 
 
 def _payload(wire: int, value: int | bytes, path: str) -> bytes:

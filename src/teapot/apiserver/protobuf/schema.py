@@ -59,11 +59,17 @@ class Presence(Enum):
     ``POINTER``: a ``*T`` field — present in JSON exactly when present on the wire, even if zero.
     ``ALWAYS``: no ``omitempty`` — always rendered; absent scalars as their zero value, absent lists
     and maps as ``null`` (a nil Go slice).
+    ``NULLABLE``: a ``*T`` field without ``omitempty`` — like ``POINTER``, but ``null`` when absent.
+    ``OMITZERO``: a struct tagged ``omitzero`` (Go 1.24) — left out when it is its zero value; so far
+    only ``ObjectMeta.creationTimestamp`` (since Kubernetes 1.34 kubectl no longer sends
+    ``"creationTimestamp": null``).
     """
 
     OMITEMPTY = "omitempty"
     POINTER = "pointer"
     ALWAYS = "always"
+    OMITZERO = "omitzero"
+    NULLABLE = "nullable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +81,14 @@ class Field:
     presence: Presence = Presence.OMITEMPTY
 
 
-def _f(number: int, name: str, type_: str = STRING, *, ptr: bool = False, keep: bool = False) -> Field:
-    presence = Presence.POINTER if ptr else Presence.ALWAYS if keep else Presence.OMITEMPTY
+def _f(
+    number: int, name: str, type_: str = STRING, *, ptr: bool = False, keep: bool = False, zero: bool = False
+) -> Field:
+    """One field; ``ptr``: a ``*T``, ``keep``: no ``omitempty`` (both: NULLABLE), ``zero``: ``omitzero``."""
+    if ptr:
+        presence = Presence.NULLABLE if keep else Presence.POINTER
+    else:
+        presence = Presence.ALWAYS if keep else Presence.OMITZERO if zero else Presence.OMITEMPTY
     return Field(number, name, type_, Card.ONE, presence)
 
 
@@ -101,7 +113,7 @@ MESSAGES: dict[str, tuple[Field, ...]] = {
         _f(5, "uid"),
         _f(6, "resourceVersion"),
         _f(7, "generation", INT),
-        _f(8, "creationTimestamp", TIME),
+        _f(8, "creationTimestamp", TIME, zero=True),
         _f(9, "deletionTimestamp", TIME, ptr=True),
         _f(10, "deletionGracePeriodSeconds", INT, ptr=True),
         _map(11, "labels"),
@@ -379,6 +391,27 @@ MESSAGES: dict[str, tuple[Field, ...]] = {
         _f(2, "status", "authentication.SelfSubjectReviewStatus"),
     ),
     "authentication.SelfSubjectReviewStatus": (_f(1, "userInfo", "authentication.UserInfo"),),
+    # TokenRequest (kubectl create token; POST serviceaccounts/<name>/token)
+    "authentication.TokenRequest": (
+        _f(1, "metadata", _META),
+        _f(2, "spec", "authentication.TokenRequestSpec"),
+        _f(3, "status", "authentication.TokenRequestStatus"),
+    ),
+    "authentication.TokenRequestSpec": (
+        _list(1, "audiences", keep=True),
+        _f(4, "expirationSeconds", INT, ptr=True, keep=True),
+        _f(3, "boundObjectRef", "authentication.BoundObjectReference", ptr=True, keep=True),
+    ),
+    "authentication.TokenRequestStatus": (
+        _f(1, "token", keep=True),
+        _f(2, "expirationTimestamp", TIME, keep=True),
+    ),
+    "authentication.BoundObjectReference": (
+        _f(1, "kind"),
+        _f(2, "apiVersion"),
+        _f(3, "name"),
+        _f(4, "uid"),
+    ),
     "authentication.UserInfo": (
         _f(1, "username"),
         _f(2, "uid"),
@@ -413,6 +446,7 @@ KINDS: dict[tuple[str, str], str] = {
     ("authorization.k8s.io/v1", "LocalSubjectAccessReview"): "authorization.LocalSubjectAccessReview",
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): "authorization.SelfSubjectRulesReview",
     ("authentication.k8s.io/v1", "SelfSubjectReview"): "authentication.SelfSubjectReview",
+    ("authentication.k8s.io/v1", "TokenRequest"): "authentication.TokenRequest",
     ("meta.k8s.io/v1", "DeleteOptions"): _DELETE,
     **{
         (api_version, "DeleteOptions"): _DELETE

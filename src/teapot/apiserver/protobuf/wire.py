@@ -120,7 +120,11 @@ def iter_fields(
     pos = 0
     end = len(data)
     while pos < end:
-        key, pos = _varint(data, pos, end, where)
+        key = data[pos]
+        if key < 0x80:  # fast path: one-byte tag (field numbers below 16)
+            pos += 1
+        else:
+            key, pos = _varint(data, pos, end, where)
         number, wire = key >> 3, key & 7
         if number == 0:
             raise ProtobufError(f"malformed protobuf data in {where}: field number 0 is not valid")
@@ -131,7 +135,11 @@ def iter_fields(
             value, pos = _varint(data, pos, end, where)
             yield number, wire, value
         elif wire == LENGTH:
-            size, pos = _varint(data, pos, end, where)
+            if pos < end and data[pos] < 0x80:  # fast path: length below 128
+                size = data[pos]
+                pos += 1
+            else:
+                size, pos = _varint(data, pos, end, where)
             stop = pos + size
             if stop > end:
                 raise ProtobufError(

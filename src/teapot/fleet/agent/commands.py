@@ -125,7 +125,10 @@ class CommandRecord:
 def _public_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """Params as echoed back: the node document is large and carries secrets; IPA echoes it,
     Ironic never reads it back, so it is summarised."""
-    return {k: ({"uuid": v.get("uuid")} if k == "node" and isinstance(v, Mapping) else v) for k, v in params.items()}
+    return {
+        k: ({"uuid": v.get("uuid")} if k == "node" and isinstance(v, Mapping) else v)
+        for k, v in params.items()
+    }
 
 
 @dataclass(frozen=True)

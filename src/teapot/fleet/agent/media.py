@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from teapot.fleet.agent.timing import Disk
@@ -150,7 +150,7 @@ def select_root_disk(disks: Sequence[Disk], hints: Mapping[str, object] | None) 
     """IPA's root device choice: the first disk matching all hints, else the smallest ≥ 4 GiB."""
     candidates = [d for d in disks if d.size_bytes >= 4 * _GIB]
     if hints:
-        checks = {
+        checks: dict[str, Callable[[Disk, object], bool]] = {
             "name": lambda d, v: d.name == v or d.name == f"/dev/{v}",
             "serial": lambda d, v: d.serial.lower() == str(v).lower(),
             "model": lambda d, v: str(v).lower() in d.model.lower(),

@@ -5,7 +5,7 @@ fast or slow is the hardware — an NVMe crypto-erase drops the media key in sec
 erase touches a few megabytes per disk, a full overwrite of a 16 TB HDD takes the better part of a
 day.  An agent that finished every step at once would hide exactly the differences the cleaning
 modes exist for.  This module turns a host's disks into *emulated* durations (what the real host
-would take); the agent sleeps ``emulated × time_scale`` so tests run the same flows in
+would take); the agent sleeps ``emulated x time_scale`` so tests run the same flows in
 milliseconds while reports keep the realistic number.
 
 Pure functions over frozen values; no I/O.  The figures are deliberately round, order-of-magnitude

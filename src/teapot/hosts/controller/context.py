@@ -204,30 +204,56 @@ class HostContext:
         state = self.state
         detached = self.status.get("operationalStatus") == "detached"
         if self.error_type:
-            ready = Condition("Ready", "False", _ERROR_REASONS.get(ErrorType(self.error_type), "Error"),
-                              str(self.status.get("errorMessage") or ""), self.generation)
+            ready = Condition(
+                "Ready",
+                "False",
+                _ERROR_REASONS.get(ErrorType(self.error_type), "Error"),
+                str(self.status.get("errorMessage") or ""),
+                self.generation,
+            )
         elif detached:
-            ready = Condition("Ready", "False", "Detached",
-                              "removed from the provisioner (detached annotation)", self.generation)
+            ready = Condition(
+                "Ready",
+                "False",
+                "Detached",
+                "removed from the provisioner (detached annotation)",
+                self.generation,
+            )
         elif self.status.get("operationalStatus") == "delayed":
-            ready = Condition("Ready", "False", "Delayed",
-                              f"waiting for one of {self.options.max_concurrent_provisioning} "
-                              "(de)provisioning slots", self.generation)
+            ready = Condition(
+                "Ready",
+                "False",
+                "Delayed",
+                f"waiting for one of {self.options.max_concurrent_provisioning} (de)provisioning slots",
+                self.generation,
+            )
         elif state in STABLE_STATES:
             ready = Condition("Ready", "True", _camel(state.value), f"host is {state.value}", self.generation)
         else:
-            ready = Condition("Ready", "False", _camel(state.value), f"host is {state.value or 'new'}",
-                              self.generation)
+            ready = Condition(
+                "Ready", "False", _camel(state.value), f"host is {state.value or 'new'}", self.generation
+            )
         conditions = self.status.setdefault("conditions", [])
         set_in(conditions, ready, self.now)
         good = self.status.get("goodCredentials") or {}
         if good.get("credentialsVersion") and self.provisioning.get("ID"):
-            registered = Condition("Registered", "True", "Registered",
-                                   f"BMC {self.spec.bmc.address if self.spec.bmc else ''} verified",
-                                   self.generation)
+            registered = Condition(
+                "Registered",
+                "True",
+                "Registered",
+                f"BMC {self.spec.bmc.address if self.spec.bmc else ''} verified",
+                self.generation,
+            )
         elif self.error_type in (ErrorType.REGISTRATION.value, ErrorType.PROVISIONED_REGISTRATION.value):
-            registered = Condition("Registered", "False", "RegistrationError",
-                                   str(self.status.get("errorMessage") or ""), self.generation)
+            registered = Condition(
+                "Registered",
+                "False",
+                "RegistrationError",
+                str(self.status.get("errorMessage") or ""),
+                self.generation,
+            )
         else:
-            registered = Condition("Registered", "False", "NotRegistered", "not registered yet", self.generation)
+            registered = Condition(
+                "Registered", "False", "NotRegistered", "not registered yet", self.generation
+            )
         set_in(conditions, registered, self.now)

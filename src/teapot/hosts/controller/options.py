@@ -62,7 +62,7 @@ def backoff_delay(options: HostControllerOptions, error_count: int, key: str) ->
     """
     if error_count <= 0:
         return 0.0
-    delay = min(options.backoff_cap, options.backoff_base * 2 ** min(error_count - 1, 30))
+    delay = min(options.backoff_cap, options.backoff_base * 2.0 ** min(error_count - 1, 30))
     digest = hashlib.sha256(f"{key}/{error_count}".encode()).digest()
     fraction = int.from_bytes(digest[:4], "big") / 2**32
     return min(options.backoff_cap, delay * (1.0 + options.backoff_jitter * fraction))

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import os
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -116,20 +117,6 @@ def _digest_matches(stored: object, node_uuid: str, driver: BMCDriver, spec: Reg
     return hmac.compare_digest(stored, _credentials_digest(node_uuid, driver, spec, salt))
 
 
-def _status(node: Node) -> NodeStatus:
-    state = node.provision_state or ""
-    power = node.power_state
-    return NodeStatus(
-        provisioning_id=node.id,
-        engine_state=state,
-        state=metal3_state(state),
-        powered_on=None if power is None else power == "power on",
-        busy=state in BUSY_STATES or node.target_power_state is not None,
-        maintenance=bool(node.is_maintenance),
-        last_error=sanitize(node.last_error) or None,
-    )
-
-
 def _as_inspect(result: Result) -> InspectResult:
     return InspectResult(result.status, result.in_progress, result.requeue_after, result.error)
 
@@ -181,9 +168,25 @@ class IronicProvisioner:
             self._secrets[node_name(host)] = frozenset(s for s in secrets if s)
 
     def _clean(self, host: HostRef, message: str | None) -> str:
+        return self._sanitize(node_name(host), message)
+
+    def _sanitize(self, name: str | None, message: str | None) -> str:
         with self._lock:
-            secrets = self._secrets.get(node_name(host), frozenset())
+            secrets = self._secrets.get(name or "", frozenset())
         return sanitize(message, secrets)
+
+    def _status(self, node: Node) -> NodeStatus:
+        state = node.provision_state or ""
+        power = node.power_state
+        return NodeStatus(
+            provisioning_id=node.id,
+            engine_state=state,
+            state=metal3_state(state),
+            powered_on=None if power is None else power == "power on",
+            busy=state in BUSY_STATES or node.target_power_state is not None,
+            maintenance=bool(node.is_maintenance),
+            last_error=self._sanitize(node.name, node.last_error) or None,
+        )
 
     def _find(self, host: HostRef) -> Node | None:
         for ident in (host.provisioning_id, node_name(host)):
@@ -196,11 +199,11 @@ class IronicProvisioner:
         return None
 
     def _busy(self, node: Node) -> Result:
-        return Result(_status(node), in_progress=True, requeue_after=self.settings.poll_interval)
+        return Result(self._status(node), in_progress=True, requeue_after=self.settings.poll_interval)
 
     def _error(self, host: HostRef, node: Node | None, kind: ErrorType, message: str | None) -> Result:
         return Result(
-            _status(node) if node is not None else None,
+            self._status(node) if node is not None else None,
             error=ProvisionerError(kind, self._clean(host, message) or kind.value),
         )
 
@@ -224,12 +227,12 @@ class IronicProvisioner:
 
     async def observe(self, host: HostRef) -> NodeStatus | None:
         node = await self._run(lambda: self._find(host))
-        return _status(node) if node is not None else None
+        return self._status(node) if node is not None else None
 
     # -- register -----------------------------------------------------------------------------
 
     async def register(self, host: HostRef, spec: RegistrationSpec, *, force: bool = False) -> Result:
-        self._remember(host, spec.bmc.password, spec.bmc.username if len(spec.bmc.username) > 5 else "")
+        self._remember(host, spec.bmc.password)
         return await self._run(lambda: self._register(host, spec, force))
 
     def _node_fields(self, driver: BMCDriver, spec: RegistrationSpec) -> dict[str, object]:
@@ -267,8 +270,13 @@ class IronicProvisioner:
         node = self._find(host)
         changed = False
         if node is None:
+            # Choosing the UUID lets the credentials digest go in with the create: one call, not two.
+            node_uuid = str(uuid.uuid4())
+            extra = {_CREDENTIALS_KEY: _credentials_digest(node_uuid, driver, spec, os.urandom(16))}
             try:
-                node = self.baremetal.create_node(name=node_name(host), deploy_interface="direct", **fields)
+                node = self.baremetal.create_node(
+                    uuid=node_uuid, name=node_name(host), deploy_interface="direct", extra=extra, **fields
+                )
             except os_exc.BadRequestException as exc:
                 return self._error(host, None, ErrorType.REGISTRATION, f"BMC {address}: {exc.details or exc}")
             changed = True
@@ -301,7 +309,7 @@ class IronicProvisioner:
         failure = self._validation_failure(node, ("power", "management"))
         if failure is not None:
             return self._error(host, node, ErrorType.REGISTRATION, f"BMC {address}: {failure}")
-        return Result(_status(node))
+        return Result(self._status(node))
 
     def _validation_failure(self, node: Node, interfaces: tuple[str, ...]) -> str | None:
         """Ironic's driver validation of *interfaces* (no BMC traffic): the first failure, if any."""
@@ -341,7 +349,10 @@ class IronicProvisioner:
         if not force:
             details = self._details(node)
             if details is not None:
-                return InspectResult(_status(node), details=details)
+                return InspectResult(self._status(node), details=details)
+        if node.inspect_interface == "no-inspect":
+            # inspectionMode: disabled. Nothing to run, nothing to report.
+            return InspectResult(self._status(node))
         if state == "available":
             return _as_inspect(self._set_state(host, node, "manage", ErrorType.INSPECTION))
         if state != "manageable":
@@ -380,9 +391,9 @@ class IronicProvisioner:
             self._set_state(host, node, "manage", ErrorType.PREPARATION)
             return result
         if state != "manageable" or cleaning is CleaningMode.DISABLED:
-            return Result(_status(node))
+            return Result(self._status(node))
         if (node.extra or {}).get(_PREPARED_KEY) == cleaning.value:
-            return Result(_status(node))
+            return Result(self._status(node))
         node = self._patch(node, [{"op": "add", "path": f"/extra/{_PREPARED_KEY}", "value": cleaning.value}])
         result = self._set_state(
             host, node, "clean", ErrorType.PREPARATION, clean_steps=_MANUAL_STEPS[cleaning]
@@ -409,7 +420,7 @@ class IronicProvisioner:
             if _PREPARED_KEY in (node.extra or {}):
                 node = self._patch(node, [{"op": "remove", "path": f"/extra/{_PREPARED_KEY}"}])
             return self._set_state(host, node, "provide", ErrorType.PREPARATION)
-        return Result(_status(node))
+        return Result(self._status(node))
 
     # -- provision ----------------------------------------------------------------------------
 
@@ -424,7 +435,7 @@ class IronicProvisioner:
         if state in ("deploying", "wait call-back", "cleaning", "clean wait"):
             return self._busy(node)
         if state == "active":
-            return Result(_status(node))
+            return Result(self._status(node))
         if state in ("deploy failed", "error"):
             return self._error(host, node, ErrorType.PROVISIONING, node.last_error)
         if state == "manageable":
@@ -517,7 +528,7 @@ class IronicProvisioner:
         if state in ("deleting", "cleaning", "clean wait", "deploying", "wait call-back"):
             return self._busy(node)
         if state in ("available", "enroll", "verifying"):
-            return Result(_status(node))
+            return Result(self._status(node))
         if state == "manageable":
             node = self._apply_cleaning(node, cleaning)
             return self._set_state(host, node, "provide", ErrorType.PROVISIONING)
@@ -560,7 +571,7 @@ class IronicProvisioner:
         if node.target_power_state is not None:
             return self._busy(node)
         if node.power_state == wanted:
-            return Result(_status(node))
+            return Result(self._status(node))
         target = wanted if on or hard else "soft power off"
         return self._power_action(host, node, target)
 

@@ -121,7 +121,12 @@ def sanitize(message: str | None, secrets: Iterable[str] = ()) -> str:
     return text
 
 
+#: First match wins: TLS failures also say "Max retries exceeded", so they come before "unreachable".
 _BMC_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"CERTIFICATE_VERIFY_FAILED|SSLError", re.IGNORECASE),
+        "the BMC's TLS certificate is not trusted: fix it or set disableCertificateVerification",
+    ),
     (
         re.compile(
             r"returned code 401|Incorrect username or password|AccessError|Unauthorized", re.IGNORECASE
@@ -138,10 +143,6 @@ _BMC_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
             re.IGNORECASE,
         ),
         "the BMC is unreachable: check the address and the network path to it",
-    ),
-    (
-        re.compile(r"CERTIFICATE_VERIFY_FAILED|SSLError", re.IGNORECASE),
-        "the BMC's TLS certificate is not trusted: fix it or set disableCertificateVerification",
     ),
 )
 

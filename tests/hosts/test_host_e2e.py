@@ -1,0 +1,338 @@
+"""End to end: the BareMetalHost controller over real Ironic, real Redfish BMCs (the emulated fleet)
+and a real API server (``teapot apiserver``), with the controller in its own process so it can be
+killed with SIGKILL.
+
+Hosts are enrolled exactly as an operator would: the fleet's Secret + BareMetalHost manifests.
+Cleaning is ``disabled`` here (the agent-based cleaning modes are covered at the provisioner level);
+provisioning boots a generated live ISO through virtual media (Ironic's ramdisk deploy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+
+from teapot.api import all_crds
+from teapot.api import labels as L
+from teapot.fleet.fleet import Fleet
+from teapot.fleet.parse import load_datacenter
+from teapot.hosts.ironic.images import write_live_iso
+from teapot.hosts.ironic.provisioner import IronicProvisioner, IronicProvisionerSettings, node_name
+from teapot.hosts.ironic.service import IronicService
+from tests.conftest import RunningAPIServer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "datacenter.yaml"
+GROUP, VERSION = "metal3.io", "v1alpha1"
+#: One host per hardware generation / architecture, and a GPU host.
+LIFECYCLE_HOSTS = ("a01-u01", "a02-u01", "b01-arm01", "b02-u01")
+
+_RUNNER = r"""
+import asyncio, logging, sys
+from teapot.hosts.controller import HostControllerOptions, setup_host_controller
+from teapot.hosts.ironic.provisioner import IronicProvisioner, IronicProvisionerSettings
+from teapot.runtime import ClientSettings, Manager, ManagerOptions, connect
+
+async def main(kubeconfig, ironic_url):
+    client = await connect(ClientSettings(kubeconfig=kubeconfig))
+    manager = Manager(client, ManagerOptions(component="teapot-e2e", metrics_bind_address=None))
+    options = HostControllerOptions(backoff_base=2.0, backoff_cap=10.0, busy_poll=1.0, stable_poll=10.0,
+                                    unavailable_poll=2.0, delayed_poll=2.0)
+    provisioner = IronicProvisioner(IronicProvisionerSettings(url=ironic_url, poll_interval=1.0))
+    setup_host_controller(manager, provisioner, options=options)
+    try:
+        await manager.run()
+    finally:
+        await client.close()
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+class ControllerProcess:
+    """``setup_host_controller`` in a child process (so the test can SIGKILL it)."""
+
+    def __init__(self, kubeconfig: Path, ironic_url: str, log: Path) -> None:
+        self.args = [sys.executable, "-c", _RUNNER, str(kubeconfig), ironic_url]
+        self.log_path = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Iterator[Fleet]:
+    with Fleet(load_datacenter(EXAMPLE), power_delay_s=0.5, scheme="redfish-virtualmedia") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def crds(apiserver: RunningAPIServer) -> None:
+    with apiserver.api_client() as api:
+        ext = k8s.ApiextensionsV1Api(api)
+        for crd in all_crds():
+            try:
+                ext.create_custom_resource_definition(crd)
+            except k8s.ApiException as exc:
+                if exc.status != 409:
+                    raise
+    deadline = time.monotonic() + 30
+    while apiserver.kubectl("get", "baremetalhosts", "-A", check=False).returncode != 0:
+        assert time.monotonic() < deadline, "BareMetalHost CRD not served"
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def controller(
+    apiserver: RunningAPIServer, ironic: IronicService, crds: None, tmp_path: Path
+) -> Iterator[ControllerProcess]:
+    proc = ControllerProcess(apiserver.kubeconfig, ironic.url, tmp_path / "controller.log")
+    proc.start()
+    yield proc
+    proc.stop()
+    print(f"controller log: {proc.log_path}", file=sys.stderr)
+
+
+class Hosts:
+    """Reads and edits BareMetalHosts in one namespace with the official client."""
+
+    def __init__(self, apiserver: RunningAPIServer, namespace: str) -> None:
+        self.api = apiserver.api_client()
+        self.custom = k8s.CustomObjectsApi(self.api)
+        self.core = k8s.CoreV1Api(self.api)
+        self.ns = namespace
+
+    def enrol(self, fleet: Fleet, names: tuple[str, ...], **spec: Any) -> None:
+        for doc in fleet.manifests(self.ns):
+            if doc["metadata"]["name"].removesuffix("-bmc-secret") not in names:
+                continue
+            if doc["kind"] == "Secret":
+                self.core.create_namespaced_secret(self.ns, doc)
+            else:
+                doc["spec"].update({"automatedCleaningMode": "disabled", **spec})
+                self.custom.create_namespaced_custom_object(GROUP, VERSION, self.ns, "baremetalhosts", doc)
+
+    def get(self, name: str) -> dict[str, Any]:
+        obj: dict[str, Any] = self.custom.get_namespaced_custom_object(GROUP, VERSION, self.ns, "baremetalhosts", name)
+        return obj
+
+    def list(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.custom.list_namespaced_custom_object(
+            GROUP, VERSION, self.ns, "baremetalhosts"
+        )["items"]
+        return items
+
+    def patch(self, name: str, body: dict[str, Any]) -> None:
+        self.custom.patch_namespaced_custom_object(GROUP, VERSION, self.ns, "baremetalhosts", name, body)
+
+    def hardware(self, name: str) -> dict[str, Any]:
+        obj: dict[str, Any] = self.custom.get_namespaced_custom_object(GROUP, VERSION, self.ns, "hardwaredata", name)
+        return obj
+
+    def events(self) -> list[str]:
+        return [f"{e.reason}: {e.message}" for e in self.core.list_namespaced_event(self.ns).items]
+
+    async def wait(self, names: tuple[str, ...], check: Callable[[dict[str, Any]], bool], timeout: float) -> float:
+        """Seconds until *check* holds for every host in *names*."""
+        started = time.monotonic()
+        while True:
+            hosts = {h["metadata"]["name"]: h for h in self.list()}
+            if all(n in hosts and check(hosts[n]) for n in names):
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                summary = {n: _summary(hosts.get(n)) for n in names}
+                raise AssertionError(f"timed out after {timeout:.0f}s: {json.dumps(summary, indent=1)}")
+            await asyncio.sleep(0.5)
+
+    async def wait_gone(self, names: tuple[str, ...], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while {h["metadata"]["name"] for h in self.list()} & set(names):
+            assert time.monotonic() < deadline, f"hosts not deleted: {[_summary(h) for h in self.list()]}"
+            await asyncio.sleep(0.5)
+
+
+def _summary(host: dict[str, Any] | None) -> Any:
+    if host is None:
+        return None
+    status = host.get("status") or {}
+    return {k: status.get(k) for k in ("provisioning", "errorType", "errorMessage", "errorCount", "operationalStatus")}
+
+
+def state_is(state: str) -> Callable[[dict[str, Any]], bool]:
+    def check(host: dict[str, Any]) -> bool:
+        status = host.get("status") or {}
+        return (status.get("provisioning") or {}).get("state") == state and not status.get("errorType")
+
+    return check
+
+
+def ironic_nodes(ironic: IronicService) -> dict[str, Any]:
+    prov = IronicProvisioner(IronicProvisionerSettings(url=ironic.url))
+    try:
+        return {node.name: node for node in prov.baremetal.nodes(details=True)}
+    finally:
+        prov.close()
+
+
+async def test_fleet_lifecycle(
+    apiserver: RunningAPIServer, ironic: IronicService, fleet: Fleet, controller: ControllerProcess, namespace: str
+) -> None:
+    hosts = Hosts(apiserver, namespace)
+    names = LIFECYCLE_HOSTS
+    hosts.enrol(fleet, names)
+    to_available = await hosts.wait(names, state_is("available"), timeout=180)
+
+    nodes = ironic_nodes(ironic)
+    for name in names:
+        host = hosts.get(name)
+        meta, status = host["metadata"], host["status"]
+        node = nodes[node_name_of(namespace, name)]
+        assert status["provisioning"]["ID"] == node.id and node.provision_state == "available"
+        assert meta["finalizers"] == [L.BMH_FINALIZER]
+        assert status["goodCredentials"]["credentials"]["name"] == f"{name}-bmc-secret"
+        assert status["operationHistory"]["inspect"]["end"] >= status["operationHistory"]["register"]["end"]
+        labels = meta["labels"]
+        assert labels[L.TOPOLOGY_RACK] == fleet.host(name).labels[L.TOPOLOGY_RACK]  # kept
+        for key in (L.HW_CPU_ARCH, L.HW_CPU_CORES, L.HW_MEMORY_GIB, L.HW_DISK_TYPE, L.HW_DISK_GIB):
+            assert labels.get(key), (name, key, labels)
+        hardware = hosts.hardware(name)
+        assert hardware["metadata"]["ownerReferences"][0]["uid"] == meta["uid"]
+        assert hardware["spec"]["hardware"] == status["hardware"]
+        model = fleet.host(name).host.model
+        assert labels[L.HW_MEMORY_GIB] == str(model.memory_gib)
+        assert labels[L.HW_CPU_ARCH] == model.cpu.arch
+        conditions = {c["type"]: c for c in status["conditions"]}
+        assert conditions["Ready"]["status"] == "True" and conditions["Registered"]["status"] == "True"
+    assert hosts.get("b02-u01")["metadata"]["labels"][L.HW_GPU_COUNT] == str(
+        sum(g.count for g in fleet.host("b02-u01").host.model.gpus)
+    )
+    assert L.HW_GPU_COUNT not in hosts.get("a01-u01")["metadata"]["labels"]
+
+    iso = write_live_iso(ironic.http_root / f"live-{namespace}.iso")
+    image = {"url": f"{ironic.http_url}/{iso.name}", "format": "live-iso"}
+    for name in names:
+        hosts.patch(name, {"spec": {"image": image, "online": True}})
+    to_provisioned = await hosts.wait(names, state_is("provisioned"), timeout=180)
+    nodes = ironic_nodes(ironic)
+    for name in names:
+        status = hosts.get(name)["status"]
+        assert nodes[node_name_of(namespace, name)].provision_state == "active"
+        assert status["provisioning"]["image"]["url"] == image["url"]
+        assert status["operationHistory"]["provision"]["end"]
+    await hosts.wait(names, lambda h: (h.get("status") or {}).get("poweredOn") is True, timeout=60)
+
+    for name in names:
+        hosts.patch(name, {"spec": {"image": None}})
+    to_deprovisioned = await hosts.wait(names, state_is("available"), timeout=180)
+    for name in names:
+        cleaning = hosts.get(name)["status"]["lastCleaning"]
+        assert cleaning["mode"] == "disabled" and cleaning["durationSeconds"] > 0
+
+    deleted = names[:2]
+    for name in deleted:
+        hosts.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "baremetalhosts", name)
+    await hosts.wait_gone(deleted, timeout=120)
+    nodes = ironic_nodes(ironic)
+    assert not {node_name_of(namespace, n) for n in deleted} & set(nodes)
+    assert {node_name_of(namespace, n) for n in names[2:]} <= set(nodes)
+
+    events = "\n".join(hosts.events())
+    for name in names:
+        assert fleet.host(name).credentials.password not in events
+        assert fleet.host(name).credentials.password not in json.dumps(hosts.list())
+    print(
+        f"\n{len(names)} hosts: to available {to_available:.1f}s, to provisioned {to_provisioned:.1f}s, "
+        f"deprovisioned {to_deprovisioned:.1f}s",
+        file=sys.stderr,
+    )
+
+
+def node_name_of(namespace: str, name: str) -> str:
+    from teapot.hosts.provisioner import HostRef
+
+    return node_name(HostRef(namespace, name))
+
+
+async def test_wrong_credentials_then_fixed(
+    apiserver: RunningAPIServer, ironic: IronicService, fleet: Fleet, controller: ControllerProcess, namespace: str
+) -> None:
+    hosts = Hosts(apiserver, namespace)
+    name = "a01-u02"
+    wrong = "not-the-password-42"
+    hosts.enrol(fleet, (name,))
+    secret = f"{name}-bmc-secret"
+    hosts.core.patch_namespaced_secret(secret, namespace, {"data": {"password": base64.b64encode(wrong.encode()).decode()}})
+
+    def registration_error(host: dict[str, Any]) -> bool:
+        return (host.get("status") or {}).get("errorType") == "registration error"
+
+    await hosts.wait((name,), registration_error, timeout=120)
+    status = hosts.get(name)["status"]
+    address = fleet.host(name).bmc_address
+    assert address in status["errorMessage"] and status["operationalStatus"] == "error"
+    assert status["errorCount"] >= 1 and "goodCredentials" not in status
+    dump = json.dumps(hosts.get(name)) + "\n".join(hosts.events())
+    assert wrong not in dump and fleet.host(name).credentials.password not in dump
+
+    good = base64.b64encode(fleet.host(name).credentials.password.encode()).decode()
+    hosts.core.patch_namespaced_secret(secret, namespace, {"data": {"password": good}})
+    recovered = await hosts.wait((name,), state_is("available"), timeout=120)
+    status = hosts.get(name)["status"]
+    assert status["goodCredentials"]["credentialsVersion"] == status["triedCredentials"]["credentialsVersion"]
+    print(f"\nrecovered {recovered:.1f}s after the Secret was fixed", file=sys.stderr)
+
+
+async def test_controller_killed_mid_provisioning_converges(
+    apiserver: RunningAPIServer, ironic: IronicService, fleet: Fleet, controller: ControllerProcess, namespace: str
+) -> None:
+    hosts = Hosts(apiserver, namespace)
+    names = ("a02-u02", "b01-u02")
+    hosts.enrol(fleet, names)
+    await hosts.wait(names, state_is("available"), timeout=180)
+    iso = write_live_iso(ironic.http_root / f"live-{namespace}.iso")
+    for name in names:
+        hosts.patch(name, {"spec": {"image": {"url": f"{ironic.http_url}/{iso.name}", "format": "live-iso"}}})
+    await hosts.wait(names, state_is("provisioning"), timeout=60)
+    controller.kill9()
+    await asyncio.sleep(2.0)
+    assert all(state_is("provisioning")(h) for h in hosts.list())
+    controller.start()
+    await hosts.wait(names, state_is("provisioned"), timeout=180)
+    nodes = ironic_nodes(ironic)
+    assert all(nodes[node_name_of(namespace, n)].provision_state == "active" for n in names)
+    # exactly one Ironic node per host: nothing was registered twice after the restart
+    assert sum(1 for n in nodes if n.startswith(f"{namespace}~")) == len(names)
+    # and deleting a provisioned host after the restart leaves no Ironic node behind
+    hosts.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "baremetalhosts", names[0])
+    await hosts.wait_gone(names[:1], timeout=120)
+    assert node_name_of(namespace, names[0]) not in ironic_nodes(ironic)
