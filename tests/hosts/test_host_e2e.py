@@ -17,20 +17,25 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from kubernetes import client as k8s
 
 from teapot.api import all_crds
 from teapot.api import labels as L
+from teapot.fleet.agent import AGENT_ISO_VOLUME_ID, AgentFarm, AgentFarmSettings
 from teapot.fleet.fleet import Fleet
-from teapot.fleet.parse import load_datacenter
+from teapot.hosts.controller.context import FALLBACK_FINALIZER
+from teapot.fleet.parse import load_datacenter, loads_datacenter
+from teapot.hosts.ironic.config import IronicSettings
 from teapot.hosts.ironic.images import write_live_iso
 from teapot.hosts.ironic.provisioner import IronicProvisioner, IronicProvisionerSettings, node_name
-from teapot.hosts.ironic.service import IronicService
+from teapot.hosts.ironic.service import IronicService, free_port
 from tests.conftest import RunningAPIServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
@@ -46,12 +51,13 @@ from teapot.hosts.controller import HostControllerOptions, setup_host_controller
 from teapot.hosts.ironic.provisioner import IronicProvisioner, IronicProvisionerSettings
 from teapot.runtime import ClientSettings, Manager, ManagerOptions, connect
 
-async def main(kubeconfig, ironic_url):
+async def main(kubeconfig, ironic_url, deploy_iso):
     client = await connect(ClientSettings(kubeconfig=kubeconfig))
     manager = Manager(client, ManagerOptions(component="teapot-e2e", metrics_bind_address=None))
     options = HostControllerOptions(backoff_base=2.0, backoff_cap=10.0, busy_poll=1.0, stable_poll=10.0,
                                     unavailable_poll=2.0, delayed_poll=2.0)
-    provisioner = IronicProvisioner(IronicProvisionerSettings(url=ironic_url, poll_interval=1.0))
+    settings = IronicProvisionerSettings(url=ironic_url, poll_interval=1.0, deploy_iso=deploy_iso or None)
+    provisioner = IronicProvisioner(settings)
     setup_host_controller(manager, provisioner, options=options)
     try:
         await manager.run()
@@ -59,15 +65,15 @@ async def main(kubeconfig, ironic_url):
         await client.close()
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-asyncio.run(main(sys.argv[1], sys.argv[2]))
+asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))
 """
 
 
 class ControllerProcess:
     """``setup_host_controller`` in a child process (so the test can SIGKILL it)."""
 
-    def __init__(self, kubeconfig: Path, ironic_url: str, log: Path) -> None:
-        self.args = [sys.executable, "-c", _RUNNER, str(kubeconfig), ironic_url]
+    def __init__(self, kubeconfig: Path, ironic_url: str, log: Path, deploy_iso: str = "") -> None:
+        self.args = [sys.executable, "-c", _RUNNER, str(kubeconfig), ironic_url, deploy_iso]
         self.log_path = log
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -132,14 +138,14 @@ class Hosts:
         self.core = k8s.CoreV1Api(self.api)
         self.ns = namespace
 
-    def enrol(self, fleet: Fleet, names: tuple[str, ...], **spec: Any) -> None:
+    def enrol(self, fleet: Fleet, names: tuple[str, ...], cleaning: str = "disabled", **spec: Any) -> None:
         for doc in fleet.manifests(self.ns):
             if doc["metadata"]["name"].removesuffix("-bmc-secret") not in names:
                 continue
             if doc["kind"] == "Secret":
                 self.core.create_namespaced_secret(self.ns, doc)
             else:
-                doc["spec"].update({"automatedCleaningMode": "disabled", **spec})
+                doc["spec"].update({"automatedCleaningMode": cleaning, **spec})
                 self.custom.create_namespaced_custom_object(GROUP, VERSION, self.ns, "baremetalhosts", doc)
 
     def get(self, name: str) -> dict[str, Any]:
@@ -218,7 +224,7 @@ async def test_fleet_lifecycle(
         meta, status = host["metadata"], host["status"]
         node = nodes[node_name_of(namespace, name)]
         assert status["provisioning"]["ID"] == node.id and node.provision_state == "available"
-        assert meta["finalizers"] == [L.BMH_FINALIZER]
+        assert meta["finalizers"] in ([L.BMH_FINALIZER], [FALLBACK_FINALIZER])
         assert status["goodCredentials"]["credentials"]["name"] == f"{name}-bmc-secret"
         assert status["operationHistory"]["inspect"]["end"] >= status["operationHistory"]["register"]["end"]
         labels = meta["labels"]
@@ -304,6 +310,9 @@ async def test_wrong_credentials_then_fixed(
     dump = json.dumps(hosts.get(name)) + "\n".join(hosts.events())
     assert wrong not in dump and fleet.host(name).credentials.password not in dump
 
+    log = controller.log_path.read_text(encoding="utf-8", errors="replace")
+    assert "registration error" in dump and wrong not in log
+
     good = base64.b64encode(fleet.host(name).credentials.password.encode()).decode()
     hosts.core.patch_namespaced_secret(secret, namespace, {"data": {"password": good}})
     recovered = await hosts.wait((name,), state_is("available"), timeout=120)
@@ -336,3 +345,115 @@ async def test_controller_killed_mid_provisioning_converges(
     hosts.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "baremetalhosts", names[0])
     await hosts.wait_gone(names[:1], timeout=120)
     assert node_name_of(namespace, names[0]) not in ironic_nodes(ironic)
+
+
+# -- cleaning through the emulated agent --------------------------------------------------------
+AGENT_DATACENTER = """
+name: host-e2e-agent
+defaults: {bmc: {username: admin}}
+regions:
+  - name: r1
+    zones:
+      - name: z1
+        rooms:
+          - name: hall
+            rows:
+              - name: row
+                racks:
+                  - {name: a01, pdus: [a01-pdu]}
+models:
+  - name: nvme
+    manufacturer: Contoso
+    product: CC-3200
+    generation: 2
+    cpu: {sockets: 1, model: "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz", cores: 8, threads: 16, mhz: 2000, arch: x86_64}
+    memory_gib: 64
+    disks: [{type: NVMe, size_gb: 1920, count: 2}]
+    nics: [{speed_gbps: 25, count: 2}]
+  - name: storage
+    manufacturer: Contoso
+    product: CS-2100
+    generation: 1
+    cpu: {sockets: 1, model: "Intel(R) Xeon(R) Gold 6130 CPU @ 2.10GHz", cores: 8, threads: 16, mhz: 2100, arch: x86_64}
+    memory_gib: 64
+    disks: [{type: SSD, size_gb: 480, count: 2}, {type: HDD, size_gb: 8000, count: 6}]
+    nics: [{speed_gbps: 10, count: 2}]
+hosts:
+  - {name: n1, rack: a01, model: nvme}
+  - {name: s1, rack: a01, model: storage}
+"""
+
+
+@dataclass
+class AgentEnv:
+    ironic: IronicService
+    fleet: Fleet
+    farm: AgentFarm
+    deploy_iso: str
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def agent_env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AgentEnv]:
+    """Its own Ironic (agent call-back options), a two-host fleet and an emulated agent per host."""
+    datacenter = loads_datacenter(AGENT_DATACENTER)
+    data_dir = tmp_path_factory.mktemp("ironic-agent")
+    settings = IronicSettings(
+        data_dir=data_dir,
+        api_port=free_port(),
+        http_port=free_port(),
+        extra_options=(
+            ("api", "ramdisk_heartbeat_timeout", "5"),
+            ("agent", "post_deploy_get_power_state_retry_interval", "1"),
+            ("agent", "command_wait_interval", "1"),
+            ("agent", "certificates_path", str(data_dir / "agent-certs")),
+        ),
+    )
+    async with IronicService(settings) as ironic:
+        write_live_iso(ironic.http_root / "teapot-ipa.iso", volume_id=AGENT_ISO_VOLUME_ID)
+        farm_settings = AgentFarmSettings(ironic_url=ironic.url, time_scale=0.01)
+        async with AgentFarm(datacenter, farm_settings) as farm:
+            fleet = Fleet(datacenter, power_delay_s=0.5, notify_url=farm.notify_url, scheme="redfish-virtualmedia")
+            async with fleet:
+                farm.attach(fleet)
+                try:
+                    yield AgentEnv(ironic, fleet, farm, f"{ironic.http_url}/teapot-ipa.iso")
+                finally:
+                    await ironic.stop()  # before the BMCs go away
+
+
+async def test_cleaning_modes_through_the_agent(
+    apiserver: RunningAPIServer, agent_env: AgentEnv, crds: None, namespace: str, tmp_path: Path
+) -> None:
+    env = agent_env
+    proc = ControllerProcess(apiserver.kubeconfig, env.ironic.url, tmp_path / "controller.log", env.deploy_iso)
+    proc.start()
+    try:
+        hosts = Hosts(apiserver, namespace)
+        hosts.enrol(env.fleet, ("n1",), cleaning="express")
+        hosts.enrol(env.fleet, ("s1",), cleaning="metadata")
+        names = ("n1", "s1")
+        to_available = await hosts.wait(names, state_is("available"), timeout=240)
+        # first enrolment: Ironic's automated cleaning on "provide" (metadata erase) via the agent
+        for name in names:
+            assert any(r.step == "erase_devices_metadata" for r in env.farm.history(name)), env.farm.history(name)
+        iso = write_live_iso(env.ironic.http_root / "live.iso")
+        for name in names:
+            hosts.patch(name, {"spec": {"image": {"url": f"{env.ironic.http_url}/{iso.name}", "format": "live-iso"}}})
+        await hosts.wait(names, state_is("provisioned"), timeout=180)
+        before = {name: len(env.farm.history(name)) for name in names}
+        for name in names:
+            hosts.patch(name, {"spec": {"image": None}})
+        await hosts.wait(names, state_is("available"), timeout=240)
+        cleaned = {name: [r.step for r in env.farm.history(name)[before[name]:] if r.step] for name in names}
+        assert "erase_devices_express" in cleaned["n1"], cleaned
+        assert "erase_devices_metadata" in cleaned["s1"] and "erase_devices_express" not in cleaned["s1"], cleaned
+        records = {name: hosts.get(name)["status"]["lastCleaning"] for name in names}
+        assert records["n1"]["mode"] == "express" and records["s1"]["mode"] == "metadata"
+        assert all(r["durationSeconds"] > 0 for r in records.values())
+        print(
+            f"\nagent cleaning: to available {to_available:.1f}s; deprovision express "
+            f"{records['n1']['durationSeconds']:.1f}s, metadata {records['s1']['durationSeconds']:.1f}s",
+            file=sys.stderr,
+        )
+    finally:
+        proc.stop()

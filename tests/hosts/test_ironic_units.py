@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import configparser
+import re
 import subprocess
 import sys
 import time
@@ -407,3 +408,14 @@ def test_credentials_digest_detects_any_change_and_hides_the_password() -> None:
     assert not _digest_matches(stored, "uuid-1", driver, insecure)
     assert not _digest_matches(None, "uuid-1", driver, spec)
     assert not _digest_matches("garbage", "uuid-1", driver, spec)
+
+
+async def test_unreachable_ironic_raises_provisioner_unavailable() -> None:
+    from teapot.hosts.provisioner import ProvisionerUnavailable
+
+    url = f"http://127.0.0.1:{free_port()}"
+    prov = IronicProvisioner(IronicProvisionerSettings(url=url))
+    started = time.monotonic()
+    with pytest.raises(ProvisionerUnavailable, match=re.escape(url)):
+        await prov.observe(HostRef("ns", "h"))
+    assert time.monotonic() - started < 10

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from teapot import __version__
 from teapot.apiserver import errors
@@ -35,13 +36,24 @@ from teapot.apiserver.builtins import VIRTUAL_KINDS
 from teapot.apiserver.discovery import Discovery
 from teapot.apiserver.errors import StatusError
 from teapot.apiserver.handlers import ResourceHandlers, decode_body
-from teapot.apiserver.http import Receive, Request, Scope, Send, send_bytes, send_error, send_json
+from teapot.apiserver.http import (
+    Message,
+    Receive,
+    Request,
+    Scope,
+    Send,
+    send_bytes,
+    send_error,
+    send_json,
+)
+from teapot.apiserver.metrics import APIServerMetrics
 from teapot.apiserver.objects import ObjectService
 from teapot.apiserver.openapi import V2_PROTOBUF, OpenAPIBuilder
 from teapot.apiserver.resources import ResourceInfo
 
 log = logging.getLogger("teapot.apiserver")
 Obj = dict[str, Any]
+_REQUEST_INFO = "teapot.request_info"  # scope key: the parsed RequestInfo, for metrics
 _PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
 
 
@@ -86,6 +98,7 @@ class APIServerApp:
         self.openapi = openapi
         self.ready = False
         self.requests_total = 0
+        self.metrics = APIServerMetrics(objects.hub.watcher_counts, objects.store.counts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -101,15 +114,33 @@ class APIServerApp:
         req = Request.from_scope(scope, receive)
         self.requests_total += 1
         started = time.perf_counter()
+        code = 0
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal code
+            if message["type"] == "http.response.start":
+                code = int(message["status"])
+            await send(message)
+
         try:
-            await self.handle(req, send)
+            await self.handle(req, send_tracked)
         except StatusError as err:
-            await send_error(send, err)
+            await send_error(send_tracked, err)
         except Exception as exc:  # never leak a traceback to the client; log it
             log.exception("internal error serving %s %s", req.method, req.path)
-            await send_error(send, errors.internal(type(exc).__name__))
+            await send_error(send_tracked, errors.internal(type(exc).__name__))
         finally:
             elapsed = time.perf_counter() - started
+            info = scope.get(_REQUEST_INFO)
+            if info is not None:
+                self.metrics.observe(
+                    info,
+                    req.method,
+                    req.headers.get("content-type", ""),
+                    req.param("dryRun") == "All",
+                    code,
+                    elapsed,
+                )
             if elapsed > 1.0 and "watch" not in req.raw_query:
                 log.info("slow request %s %s took %.3fs", req.method, req.path, elapsed)
 
@@ -139,6 +170,7 @@ class APIServerApp:
                 return
             raise errors.unauthorized()
         info = parse_request(req.method, path, req.raw_query)
+        req.scope[_REQUEST_INFO] = info
         attrs = RequestAttributes.from_request_info(user, info)
         self.authorize(attrs)
         if not info.is_resource_request:
@@ -177,7 +209,12 @@ class APIServerApp:
         elif verb == "list":
             await h.list(req, send, info, list_ns)
         elif verb == "watch":
-            await h.watch(req, send, info, list_ns)
+            gauge = self.metrics.watch_gauge(req.scope[_REQUEST_INFO])
+            gauge.inc()
+            try:
+                await h.watch(req, send, info, list_ns)
+            finally:
+                gauge.dec()
         elif verb == "create":
             if name:
                 raise errors.method_not_allowed("POST on a named resource is not supported")
@@ -238,6 +275,9 @@ class APIServerApp:
             if req.flag("verbose"):
                 body = b"[+]ping ok\n[+]etcd ok\n" + path.lstrip("/").encode() + b" check passed\n"
             await send_bytes(send, 200, body, "text/plain; charset=utf-8")
+            return
+        if path == "/metrics":
+            await send_bytes(send, 200, self.metrics.render(), CONTENT_TYPE_LATEST)
             return
         if path == "/version":
             major, minor = "1", "34"

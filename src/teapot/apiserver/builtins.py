@@ -91,7 +91,19 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         namespaced=True,
         list_kind="EventList",
         short_names=("ev",),
-        selectable_fields=(".regarding.kind", ".regarding.name", ".regarding.namespace", ".reason", ".type"),
+        # kube: pkg/apis/events/v1 field label conversions (onto core Event's selectable fields)
+        selectable_fields=(
+            ".regarding.kind",
+            ".regarding.namespace",
+            ".regarding.name",
+            ".regarding.uid",
+            ".regarding.apiVersion",
+            ".regarding.resourceVersion",
+            ".regarding.fieldPath",
+            ".reason",
+            ".reportingController",
+            ".type",
+        ),
         builtin=True,
     ),
     ResourceInfo(

@@ -7,7 +7,8 @@ that must be dropped when the set of served resources changes (a CRD created, up
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from teapot.apiserver.merge import (
 from teapot.apiserver.meta import now_rfc3339
 from teapot.apiserver.objects import WriteContext
 from teapot.apiserver.openapi import OpenAPIBuilder
+from teapot.apiserver.openapi.definitions import OBJECT_META, builtin_definition_name, builtin_definitions
 from teapot.apiserver.registry import Registry
 from teapot.apiserver.resources import ResourceInfo
 from teapot.apiserver.schema import CompiledSchema, FieldError, SchemaError, compile_schema, validate_crd
@@ -36,8 +38,59 @@ def causes_from(errors: list[FieldError]) -> list[Cause]:
     return [Cause(e.type, e.message, e.field) for e in errors]
 
 
+def _inline(definitions: Mapping[str, Any], node: Any, seen: frozenset[str]) -> Any:
+    """``node`` with every ``$ref`` to ``definitions`` inlined (a recursive one keeps any fields)."""
+    if isinstance(node, list):
+        return [_inline(definitions, item, seen) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        name = ref.rsplit("/", 1)[-1]
+        target = definitions.get(name)
+        if target is None or name in seen:
+            return {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+        return _inline(definitions, target, seen | {name})
+    if isinstance(node.get("allOf"), list) and len(node["allOf"]) == 1:
+        rest = {k: v for k, v in node.items() if k != "allOf"}
+        return {**_inline(definitions, node["allOf"][0], seen), **_inline(definitions, rest, seen)}
+    out = {k: _inline(definitions, v, seen) for k, v in node.items()}
+    if out.get("type") == "object" and "properties" not in out and "additionalProperties" not in out:
+        out["x-kubernetes-preserve-unknown-fields"] = True  # free-form (FieldsV1, RawExtension)
+    return out
+
+
+@functools.cache
+def _object_meta_schema() -> CompiledSchema:
+    defs = builtin_definitions()
+    return compile_schema(_inline(defs, defs[OBJECT_META], frozenset({OBJECT_META})))
+
+
+def builtin_schema(info: ResourceInfo) -> CompiledSchema | None:
+    """A built-in kind's schema from kube's OpenAPI definitions, to drop (and report) unknown fields.
+
+    kube decodes built-in kinds into Go structs, which silently drops unknown fields (reported under
+    ``fieldValidation=Warn``/``Strict``). Pruning with the kind's inlined definition does the same.
+    ``metadata`` is pruned with ObjectMeta's definition (``compile_schema`` forbids describing it in
+    an object schema, as CRDs must not). None when the kind has no usable definition (CRDs: their
+    JSONSchemaProps schema is recursive and validated in code).
+    """
+    name = builtin_definition_name(info.group, info.version, info.kind)
+    if name is None:
+        return None
+    defs = builtin_definitions()
+    schema = _inline(defs, defs[name], frozenset({name}))
+    if "metadata" in (schema.get("properties") or {}):
+        schema["properties"]["metadata"] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    try:
+        return compile_schema(schema)
+    except SchemaError:
+        return None
+
+
 class SchemaAdmission:
-    """CRD structural schemas: prune unknown fields, default, validate (incl. CEL)."""
+    """Structural schemas: CRDs prune unknown fields, default, validate (incl. CEL); built-in kinds
+    only drop unknown fields (their validation is kube's code, in ``kinds``)."""
 
     def __init__(self) -> None:
         self._compiled: dict[_Key, tuple[int, CompiledSchema | None]] = {}
@@ -52,7 +105,9 @@ class SchemaAdmission:
         if hit is not None and hit[0] == schema_id:
             return hit[1]
         compiled: CompiledSchema | None = None
-        if info.schema is not None and not info.builtin:
+        if info.builtin:
+            compiled = builtin_schema(info)
+        elif info.schema is not None:
             try:
                 compiled = compile_schema(info.schema)
             except SchemaError:
@@ -65,6 +120,11 @@ class SchemaAdmission:
         if compiled is None:
             return [], []
         pruned = compiled.prune(obj)
+        if info.builtin:
+            meta = obj.get("metadata")
+            if isinstance(meta, dict):
+                pruned += [f"metadata.{p}" for p in _object_meta_schema().prune(meta)]
+            return [], pruned
         compiled.default(obj)
         return causes_from(compiled.validate(obj, old)), pruned
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from teapot.apiserver.conversion import storage_key
 from teapot.apiserver.errors import StatusError
 from teapot.apiserver.kinds import CRD_CLEANUP_FINALIZER
 from teapot.apiserver.objects import FOREGROUND, ORPHAN, ObjectService, WriteContext
@@ -51,7 +52,7 @@ class Collector:
             self._wake.set()
 
     def _observe(self, info: ResourceInfo, kind: str, obj: Obj | None, old: Obj | None) -> None:
-        key = f"{info.group}/{info.resource}"
+        key = storage_key(info)
         if kind == DELETED:
             uid = ((old or {}).get("metadata") or {}).get("uid", "")
             # ObjectService passes the final object as `obj=None, old=None` for deletions; look up via store

@@ -22,6 +22,7 @@ import orjson
 import yaml
 
 from teapot.apiserver import errors
+from teapot.apiserver.conversion import from_storage, needs_conversion
 from teapot.apiserver.errors import StatusError
 from teapot.apiserver.http import Request, Send, send_bytes, send_json, warning_headers
 from teapot.apiserver.objects import ObjectService, Outcome, WriteContext, supported_fields
@@ -43,7 +44,7 @@ from teapot.apiserver.storage import StoredObject
 from teapot.apiserver.watch import BOOKMARK, ERROR
 
 Obj = dict[str, Any]
-BOOKMARK_INTERVAL = 30.0
+BOOKMARK_INTERVAL = 60.0  # kube sends a progress bookmark about once a minute
 
 
 class TableBuilder(Protocol):
@@ -138,16 +139,18 @@ class ResourceHandlers:
         tables: TableBuilder | None = None,
         patcher: Patcher | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        bookmark_interval: float = BOOKMARK_INTERVAL,
     ) -> None:
         self.objects = objects
         self.tables = tables
         self.patcher = patcher
         self.clock = clock
         self.stopping = asyncio.Event()
+        self.bookmark_interval = bookmark_interval
 
     # -- encoding --------------------------------------------------------------------------------
     def _item_bytes(self, info: ResourceInfo, row: StoredObject) -> bytes:
-        if info.version == info.stored_version:
+        if not needs_conversion(info):
             return row.data
         return orjson.dumps(self.objects.decode(info, row))
 
@@ -187,16 +190,25 @@ class ResourceHandlers:
         list_rv = self.objects.store.rv
         token = req.param("continue")
         if token:
+            if req.param("resourceVersionMatch"):
+                raise errors.bad_request(
+                    "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue is provided"
+                )
+            if req.param("resourceVersion") not in ("", "0"):
+                raise errors.bad_request("specifying resource version is not allowed when using continue")
             list_rv, after = _decode_continue(token)
         else:
             self._check_list_rv(req, list_rv)
+        # Every page of a paged list shows the state at its first page's revision, as far as creations
+        # go: objects created meanwhile are left out (kube serves the whole list from one snapshot).
         rows, next_key, remaining = self.objects.list(
-            info, namespace, labels=labels, fields=fields, limit=limit, after=after
+            info, namespace, labels=labels, fields=fields, limit=limit, after=after, snapshot=list_rv
         )
-        meta: Obj = {"resourceVersion": str(self.objects.store.rv if not token else list_rv)}
+        meta: Obj = {"resourceVersion": str(list_rv)}
         if next_key is not None:
             meta["continue"] = _encode_continue(list_rv, next_key)
-            meta["remainingItemCount"] = remaining
+            if remaining is not None:
+                meta["remainingItemCount"] = remaining
         neg = negotiate(req)
         if neg.table and self.tables is not None:
             objs = [self.objects.decode(info, r) for r in rows]
@@ -211,8 +223,19 @@ class ResourceHandlers:
         await send_bytes(send, 200, body)
 
     def _check_list_rv(self, req: Request, current: int) -> None:
+        """kube's list resourceVersion semantics: unset/"0" any, NotOlderThan (default) or Exact."""
         rv = req.param("resourceVersion")
         match = req.param("resourceVersionMatch")
+        if match:
+            if not rv:
+                raise errors.bad_request(
+                    "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion "
+                    "is provided"
+                )
+            if match not in ("Exact", "NotOlderThan"):
+                raise errors.bad_request(
+                    f'resourceVersionMatch: Unsupported value: "{match}": supported values: "Exact", "NotOlderThan"'
+                )
         if not rv or rv == "0":
             if match == "Exact":
                 raise errors.bad_request(
@@ -224,7 +247,8 @@ class ResourceHandlers:
                 f'resourceVersion: Invalid value: "{rv}": must be a non-negative integer'
             )
         want = int(rv)
-        if match == "Exact" and want != current:
+        if match == "Exact" and want < current:
+            # kube reads that revision from etcd; only the current one is kept here
             raise errors.gone(f"too old resource version: {want} ({current})")
         if want > current:
             err = StatusError(504, "Timeout", f"Too large resource version: {want}, current: {current}")
@@ -237,20 +261,24 @@ class ResourceHandlers:
         fields = parse_field_selector(req.param("fieldSelector"), supported_fields(info), info.kind)
         rv_param = req.param("resourceVersion")
         bookmarks = req.flag("allowWatchBookmarks")
-        send_initial = req.param("sendInitialEvents") == "true"
+        send_initial = self._send_initial_events(req, bookmarks)
         timeout_s = req.param("timeoutSeconds")
         timeout = float(timeout_s) if timeout_s.isdigit() else random.uniform(1800, 3600)
         neg = negotiate(req)
         key = storage_key(info)
         initial: list[StoredObject] = []
-        initial_mode = rv_param in ("", "0") or send_initial
         if rv_param and rv_param != "0" and not rv_param.isdigit():
             raise errors.bad_request(
                 f'resourceVersion: Invalid value: "{rv_param}": must be a non-negative integer'
             )
+        # Unset or "0": the current state as ADDED events first (unless sendInitialEvents=false);
+        # sendInitialEvents=true: the same, at a revision not older than resourceVersion.
+        initial_mode = send_initial if send_initial is not None else rv_param in ("", "0")
         # Snapshot + subscribe with no await in between, so no change can fall in the gap.
         if initial_mode:
             initial, _, _ = self.objects.list(info, namespace, labels=labels, fields=fields)
+            since = self.objects.store.rv
+        elif rv_param in ("", "0"):
             since = self.objects.store.rv
         else:
             since = int(rv_param)
@@ -273,21 +301,20 @@ class ResourceHandlers:
             await send({"type": "http.response.body", "body": line, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
             return
+        if self.stopping.is_set():
+            watcher.close()
         last_rv = since
+        convert = needs_conversion(info)
 
         def encode(ev_type: str, data: bytes) -> bytes:
             if neg.table and self.tables is not None:
-                obj = orjson.loads(data)
-                if info.version != info.stored_version:
-                    obj["apiVersion"] = info.group_version
+                obj = from_storage(info, orjson.loads(data))
                 table = self.tables(
                     info, [obj], list_meta=None, include_object=neg.include_object, wide=neg.wide
                 )
                 return orjson.dumps({"type": ev_type, "object": table}) + b"\n"
-            if info.version != info.stored_version:
-                obj = orjson.loads(data)
-                obj["apiVersion"] = info.group_version
-                data = orjson.dumps(obj)
+            if convert:
+                data = orjson.dumps(from_storage(info, orjson.loads(data)))
             return b'{"type":"' + ev_type.encode() + b'","object":' + data + b"}\n"
 
         def bookmark(rv: int, initial_end: bool = False) -> bytes:
@@ -305,30 +332,33 @@ class ResourceHandlers:
                     return
 
         disconnect_task = asyncio.create_task(wait_disconnect())
-        stop_task = asyncio.create_task(self.stopping.wait())
-        stop_task.add_done_callback(lambda _t: watcher.close())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        interval = self.bookmark_interval
         try:
             if initial:
                 chunk = b"".join(encode("ADDED", r.data) for r in initial)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             if initial_mode and bookmarks:
                 await send({"type": "http.response.body", "body": bookmark(since, True), "more_body": True})
-            next_bookmark = loop.time() + BOOKMARK_INTERVAL
+            next_bookmark = loop.time() + interval
             while True:
                 now = loop.time()
                 if now >= deadline:
                     break
                 wait = min(deadline, next_bookmark if bookmarks else deadline) - now
                 try:
-                    ev = await asyncio.wait_for(watcher.queue.get(), timeout=max(wait, 0.001))
+                    async with asyncio.timeout(max(wait, 0.001)):
+                        ev = await watcher.queue.get()
                 except TimeoutError:
                     if bookmarks and loop.time() >= next_bookmark:
+                        # Writes publish synchronously on commit, so with the queue drained every
+                        # change up to the store's revision has reached this client: report that.
+                        last_rv = max(last_rv, self.objects.store.rv)
                         await send(
                             {"type": "http.response.body", "body": bookmark(last_rv), "more_body": True}
                         )
-                        next_bookmark = loop.time() + BOOKMARK_INTERVAL
+                        next_bookmark = loop.time() + interval
                     continue
                 batch: list[bytes] = []
                 closed = False
@@ -350,10 +380,33 @@ class ResourceHandlers:
         finally:
             self.objects.hub.unsubscribe(watcher)
             disconnect_task.cancel()
-            stop_task.cancel()
         # end the chunked stream; the client may already be gone, which is fine
         with contextlib.suppress(Exception):
             await send({"type": "http.response.body", "body": b""})
+
+    @staticmethod
+    def _send_initial_events(req: Request, bookmarks: bool) -> bool | None:
+        """``sendInitialEvents`` (None when not given), validated like kube's ListOptions."""
+        value = req.param("sendInitialEvents")
+        match = req.param("resourceVersionMatch")
+        if not value:
+            if match:
+                raise errors.bad_request(
+                    "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch"
+                )
+            return None
+        if value not in ("true", "false"):
+            raise errors.bad_request(f'sendInitialEvents: Invalid value: "{value}": must be true or false')
+        if match != "NotOlderThan":
+            raise errors.bad_request(
+                "resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to "
+                "NotOlderThan"
+            )
+        if value == "true" and not bookmarks:
+            raise errors.bad_request(
+                "allowWatchBookmarks: Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true"
+            )
+        return value == "true"
 
     # -- write ----------------------------------------------------------------------------------------
     def _context(self, req: Request, user: str, sub: str = "") -> WriteContext:

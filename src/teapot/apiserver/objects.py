@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import orjson
 
 from teapot.apiserver import errors
+from teapot.apiserver.conversion import from_storage, needs_conversion, to_storage
 from teapot.apiserver.errors import Cause
 from teapot.apiserver.meta import generate_name, metadata_errors, now_rfc3339
 from teapot.apiserver.registry import Registry, storage_key
@@ -166,10 +167,18 @@ class ObjectService:
         return storage_key(info)
 
     def decode(self, info: ResourceInfo, stored: StoredObject) -> Obj:
-        obj: Obj = orjson.loads(stored.data)
-        if info.version != info.stored_version:
-            obj["apiVersion"] = info.group_version
-        return obj
+        """A stored object as a client of ``info`` sees it (``conversion``)."""
+        return from_storage(info, orjson.loads(stored.data))
+
+    def stored_fields(self, info: ResourceInfo, stored_obj: Obj) -> dict[str, str]:
+        """Selectable field values of a stored object for every view of it (watch filters need all)."""
+        views = self.registry.views(self._key(info)) or [info]
+        if len(views) == 1 and not needs_conversion(views[0]):
+            return fields_of(views[0], stored_obj)
+        out: dict[str, str] = {}
+        for view in views:
+            out.update(fields_of(view, from_storage(view, dict(stored_obj))))
+        return out
 
     def _tracks_generation(self, info: ResourceInfo) -> bool:
         return not info.builtin or info.kind == "CustomResourceDefinition"
@@ -269,12 +278,7 @@ class ObjectService:
         meta["resourceVersion"] = str(rv)
         if ctx.dry_run:
             return
-        stored_obj = obj
-        if info.version != info.stored_version:
-            stored_obj = dict(obj)
-            stored_obj["apiVersion"] = (
-                f"{info.group}/{info.stored_version}" if info.group else info.stored_version
-            )
+        stored_obj = to_storage(info, obj)
         data = orjson.dumps(stored_obj)
         labels = labels_of(obj)
         old_owners = _owner_uids(old) if old is not None else []
@@ -290,22 +294,33 @@ class ObjectService:
             owner_uids=new_owners,
             owners_changed=old is None or old_owners != new_owners,
         )
-        self._publish(info, ADDED if old is None else MODIFIED, obj, old, data, rv)
+        self._publish(info, ADDED if old is None else MODIFIED, obj, old, data, rv, stored_obj)
 
     def _publish(
-        self, info: ResourceInfo, kind: str, obj: Obj, old: Obj | None, data: bytes, rv: int
+        self,
+        info: ResourceInfo,
+        kind: str,
+        obj: Obj,
+        old: Obj | None,
+        data: bytes,
+        rv: int,
+        stored_obj: Obj,
     ) -> None:
+        """Publish a committed write; ``data``/``stored_obj`` are the stored form, the rest ``info``'s."""
         meta = obj["metadata"]
+        modified = old is not None and kind == MODIFIED
         ev = WatchEvent(
             rv=rv,
             type=kind,
             namespace=meta.get("namespace", ""),
             name=meta["name"],
             labels=labels_of(obj),
-            fields=fields_of(info, obj),
+            fields=self.stored_fields(info, stored_obj),
             data=data,
-            old_labels=labels_of(old) if old is not None and kind == MODIFIED else None,
-            old_fields=fields_of(info, old) if old is not None and kind == MODIFIED else None,
+            old_labels=labels_of(old) if old is not None and modified else None,
+            old_fields=self.stored_fields(info, to_storage(info, old))
+            if old is not None and modified
+            else None,
         )
         self.hub.publish(self._key(info), ev)
         # For deletions the callbacks get (obj=None, old=<final state>).
@@ -321,7 +336,8 @@ class ObjectService:
         meta = obj["metadata"]
         if meta.get("resourceVersion"):
             raise errors.bad_request("resourceVersion should not be set on objects to be created")
-        if not meta.get("name") and meta.get("generateName"):
+        generated = not meta.get("name") and bool(meta.get("generateName"))
+        if generated:
             meta["name"] = generate_name(str(meta["generateName"]))
         self.check_namespace(info, namespace, creating=True)
         now = now_rfc3339(self.clock())
@@ -337,6 +353,11 @@ class ObjectService:
             obj.pop("status", None)
         warnings = self._admit(info, obj, None, ctx)
         name = meta.get("name", "")
+        # A generated name that is taken is generated again (kube retries up to 8 times in all).
+        for _ in range(7 if generated else 0):
+            if self.get_stored(info, namespace, name) is None:
+                break
+            name = meta["name"] = generate_name(str(meta["generateName"]))
         if self.get_stored(info, namespace, name) is not None:
             raise errors.already_exists(info.resource, info.group, name)
         if self.field_managers is not None:
@@ -534,8 +555,8 @@ class ObjectService:
         final = dict(obj)
         final["metadata"] = dict(meta, resourceVersion=str(rv))
         self.store.delete(self._key(info), meta.get("namespace", ""), meta["name"], rv=rv)
-        data = orjson.dumps(final)
-        self._publish(info, DELETED, final, None, data, rv)
+        stored_final = to_storage(info, final)
+        self._publish(info, DELETED, final, None, orjson.dumps(stored_final), rv, stored_final)
         return Outcome(final, deleted=True, warnings=warnings)
 
     # -- list ------------------------------------------------------------------------------------
@@ -548,53 +569,49 @@ class ObjectService:
         fields: FieldSelector = NO_FIELDS,
         limit: int | None = None,
         after: tuple[str, str] | None = None,
-    ) -> tuple[list[StoredObject], tuple[str, str] | None, int]:
-        """Matching objects in key order; returns (page, next paging key or None, remaining count)."""
+        snapshot: int | None = None,
+    ) -> tuple[list[StoredObject], tuple[str, str] | None, int | None]:
+        """Matching objects in key order: (page, next paging key or None, remaining count or None).
+
+        ``snapshot``: the revision a paged list started at; objects created later are left out. The
+        remaining count is only known (and, like kube, only reported) for unfiltered lists.
+        """
         ns_pin = fields.exact("metadata.namespace")
         if namespace is None and ns_pin is not None:
             namespace = ns_pin
         name_pin = fields.exact("metadata.name")
-        needs_decode = not fields.empty
         out: list[StoredObject] = []
         key = self._key(info)
         cursor = after
         batch = max(limit or 500, 100)
+        filtered = not labels.empty or not fields.empty
         while True:
-            rows = self.store.list(key, namespace, after=cursor, limit=batch, name=name_pin)
+            rows = self.store.list(
+                key, namespace, after=cursor, limit=batch, name=name_pin, created_by=snapshot
+            )
             for row in rows:
-                if not labels.empty:
-                    row_labels = orjson.loads(row.labels) if row.labels else {}
-                    if not labels.matches(row_labels):
-                        continue
-                if needs_decode and not fields.matches(fields_of(info, orjson.loads(row.data))):
+                if filtered and not self._matches(info, row, labels, fields):
                     continue
-                out.append(row)
                 if limit is not None and len(out) >= limit:
-                    last = (row.namespace, row.name)
-                    remaining = self._remaining(key, namespace, last, labels, fields, info, name_pin)
-                    return out, (last if remaining else None), remaining
+                    # one more match exists beyond the page
+                    last = (out[-1].namespace, out[-1].name)
+                    if filtered:
+                        return out, last, None
+                    remaining = self.store.count(
+                        key, namespace, after=last, name=name_pin, created_by=snapshot
+                    )
+                    return out, last, remaining
+                out.append(row)
             if len(rows) < batch:
                 return out, None, 0
             cursor = (rows[-1].namespace, rows[-1].name)
 
-    def _remaining(
-        self,
-        key: str,
-        namespace: str | None,
-        after: tuple[str, str],
-        labels: Selector,
-        fields: FieldSelector,
-        info: ResourceInfo,
-        name_pin: str | None,
-    ) -> int:
-        count = 0
-        for row in self.store.list(key, namespace, after=after, name=name_pin):
-            if not labels.empty and not labels.matches(orjson.loads(row.labels) if row.labels else {}):
-                continue
-            if not fields.empty and not fields.matches(fields_of(info, orjson.loads(row.data))):
-                continue
-            count += 1
-        return count
+    def _matches(
+        self, info: ResourceInfo, row: StoredObject, labels: Selector, fields: FieldSelector
+    ) -> bool:
+        if not labels.empty and not labels.matches(orjson.loads(row.labels) if row.labels else {}):
+            return False
+        return fields.empty or fields.matches(fields_of(info, self.decode(info, row)))
 
     def all_objects(self, info: ResourceInfo, namespace: str | None = None) -> Iterable[Obj]:
         for row in self.store.list(self._key(info), namespace):

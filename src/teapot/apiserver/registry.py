@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from teapot.apiserver.builtins import BUILTIN_RESOURCES
+from teapot.apiserver.conversion import storage_key, stored_gvr
 from teapot.apiserver.resources import PrinterColumn, ResourceInfo
+
+__all__ = ["GroupInfo", "Registry", "resources_from_crd", "storage_key", "version_priority"]
 
 _VERSION_RE = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
 
@@ -39,11 +42,6 @@ class GroupInfo:
     @property
     def preferred(self) -> str:
         return self.versions[0]
-
-
-def storage_key(info: ResourceInfo) -> str:
-    """Where objects of ``info`` live in the store (shared by all versions of a resource)."""
-    return f"{info.group}/{info.resource}"
 
 
 def resources_from_crd(crd: dict[str, Any]) -> list[ResourceInfo]:
@@ -108,9 +106,11 @@ class Registry:
     def _rebuild(self) -> None:
         self._by_gvr: dict[tuple[str, str, str], ResourceInfo] = {}
         self._all: list[ResourceInfo] = []
+        self._views: dict[str, list[ResourceInfo]] = {}
         for info in (*self._builtins, *(i for infos in self._crds.values() for i in infos)):
             self._by_gvr[(info.group, info.version, info.resource)] = info
             self._all.append(info)
+            self._views.setdefault(storage_key(info), []).append(info)
         versions: dict[str, set[str]] = {}
         for info in self._all:
             versions.setdefault(info.group, set()).add(info.version)
@@ -158,4 +158,8 @@ class Registry:
 
     def storage_info(self, info: ResourceInfo) -> ResourceInfo:
         """The ``ResourceInfo`` of the version objects of ``info`` are stored at."""
-        return self._by_gvr.get((info.group, info.stored_version, info.resource), info)
+        return self._by_gvr.get(stored_gvr(info), info)
+
+    def views(self, key: str) -> list[ResourceInfo]:
+        """Every served version (and group) whose objects live under storage ``key``."""
+        return self._views.get(key, [])

@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS objects (
   namespace TEXT NOT NULL,
   name      TEXT NOT NULL,
   rv        INTEGER NOT NULL,
+  crv       INTEGER NOT NULL DEFAULT 0,
   uid       TEXT NOT NULL,
   labels    TEXT,
   data      BLOB NOT NULL,
@@ -73,6 +74,9 @@ class Store:
         self._db.execute("PRAGMA temp_store=MEMORY")
         self._db.execute("PRAGMA cache_size=-65536")
         self._db.executescript(_SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(objects)")}
+        if "crv" not in columns:  # data dirs from before paging snapshots: treat everything as old
+            self._db.execute("ALTER TABLE objects ADD COLUMN crv INTEGER NOT NULL DEFAULT 0")
         row = self._db.execute("SELECT v FROM meta WHERE k='rv'").fetchone()
         if row is None:
             self._db.execute("INSERT INTO meta(k, v) VALUES ('rv', 1)")
@@ -107,9 +111,29 @@ class Store:
         after: tuple[str, str] | None = None,
         limit: int | None = None,
         name: str | None = None,
+        created_by: int | None = None,
     ) -> builtins.list[StoredObject]:
-        """Objects of ``resource`` ordered by (namespace, name), optionally after a paging key."""
-        sql = "SELECT namespace, name, rv, labels, data FROM objects WHERE resource=?"
+        """Objects of ``resource`` ordered by (namespace, name), optionally after a paging key.
+
+        ``created_by``: only objects created at or before that revision (the snapshot of a paged list,
+        so objects created while a client pages through do not appear in its later pages, like kube).
+        """
+        where, args = self._where(resource, namespace, after, name, created_by)
+        sql = f"SELECT namespace, name, rv, labels, data FROM objects WHERE {where} ORDER BY namespace, name"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [StoredObject(*row) for row in self._db.execute(sql, args)]
+
+    @staticmethod
+    def _where(
+        resource: str,
+        namespace: str | None,
+        after: tuple[str, str] | None,
+        name: str | None,
+        created_by: int | None,
+    ) -> tuple[str, builtins.list[object]]:
+        sql = "resource=?"
         args: list[object] = [resource]
         if namespace is not None:
             sql += " AND namespace=?"
@@ -120,16 +144,27 @@ class Store:
         if after is not None:
             sql += " AND (namespace, name) > (?, ?)"
             args.extend(after)
-        sql += " ORDER BY namespace, name"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        return [StoredObject(*row) for row in self._db.execute(sql, args)]
+        if created_by is not None:
+            sql += " AND crv<=?"
+            args.append(created_by)
+        return sql, args
 
-    def count(self, resource: str) -> int:
-        return int(
-            self._db.execute("SELECT COUNT(*) FROM objects WHERE resource=?", (resource,)).fetchone()[0]
-        )
+    def count(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        *,
+        after: tuple[str, str] | None = None,
+        name: str | None = None,
+        created_by: int | None = None,
+    ) -> int:
+        where, args = self._where(resource, namespace, after, name, created_by)
+        return int(self._db.execute(f"SELECT COUNT(*) FROM objects WHERE {where}", args).fetchone()[0])
+
+    def counts(self) -> dict[str, int]:
+        """Stored objects per resource key."""
+        rows = self._db.execute("SELECT resource, COUNT(*) FROM objects GROUP BY resource")
+        return {str(r[0]): int(r[1]) for r in rows}
 
     def dependents(self, owner_uid: str) -> builtins.list[ObjectKey]:
         rows = self._db.execute(
@@ -200,9 +235,10 @@ class Store:
             raise ValueError(f"revision {rv} is not the next revision {self._rv + 1}")
         with self.transaction():
             self._db.execute(
-                "INSERT OR REPLACE INTO objects(resource, namespace, name, rv, uid, labels, data) "
-                "VALUES (?,?,?,?,?,?,?)",
-                (resource, namespace, name, rv, uid, labels, data),
+                "INSERT INTO objects(resource, namespace, name, rv, crv, uid, labels, data) "
+                "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(resource, namespace, name) DO UPDATE SET "
+                "rv=excluded.rv, uid=excluded.uid, labels=excluded.labels, data=excluded.data",
+                (resource, namespace, name, rv, rv, uid, labels, data),
             )
             if owners_changed:
                 self._db.execute(

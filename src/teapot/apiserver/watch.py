@@ -107,6 +107,10 @@ class WatchHub:
     def watcher_count(self) -> int:
         return sum(len(s) for s in self._watchers.values())
 
+    def watcher_counts(self) -> dict[str, int]:
+        """Registered watchers per resource key (resources without watchers are left out)."""
+        return {key: len(ws) for key, ws in self._watchers.items() if ws}
+
     def publish(self, resource: str, ev: WatchEvent) -> None:
         hist = self._history.get(resource)
         if hist is None:

@@ -1,1 +1,33 @@
-"""(see docs/architecture.md)"""
+"""Teapot's tenancy controllers: allocation of hosts to tenants, and tenants' namespaces and RBAC.
+
+Why two controllers: allocation is global (one level-triggered pass over every Tenant, HostClass,
+Reservation, HostClaim and BareMetalHost; see ``controller``), while a tenant's namespaces and RBAC
+depend on that tenant alone (``tenants``). The decisions themselves come from the pure
+``teapot.allocation`` library; this package converts resources to its values (``world``), admits
+guarantees incrementally (``admission``), plans a pass (``planner``) and writes status (``status``).
+See docs/tenancy.md.
+"""
+
+from __future__ import annotations
+
+from teapot.runtime import Controller, Manager
+from teapot.tenancy.controller import AllocationReconciler, setup_allocation_controller
+from teapot.tenancy.planner import TenancyOptions
+from teapot.tenancy.tenants import setup_tenant_controller
+
+
+def setup_tenancy_controllers(
+    manager: Manager, *, hosts_namespace: str = "teapot-hosts", options: TenancyOptions = TenancyOptions()
+) -> list[Controller]:
+    """Register the allocation and tenant controllers on ``manager`` (``teapot up`` / ``controllers``)."""
+    allocation, _ = setup_allocation_controller(manager, hosts_namespace=hosts_namespace, options=options)
+    return [allocation, setup_tenant_controller(manager, hosts_namespace=hosts_namespace)]
+
+
+__all__ = [
+    "AllocationReconciler",
+    "TenancyOptions",
+    "setup_allocation_controller",
+    "setup_tenancy_controllers",
+    "setup_tenant_controller",
+]

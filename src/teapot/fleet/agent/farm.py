@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import ssl
 import tempfile
 from collections.abc import Mapping
@@ -419,8 +420,9 @@ class AgentFarm:
 
 
 def _bound_port(site: web.TCPSite) -> int:
-    server = site._server
-    sockets = getattr(server, "sockets", None) or ()
+    sockets: list[socket.socket] = list(getattr(site._server, "sockets", None) or [])
+    if not sockets:
+        raise AgentFarmError("the listener did not bind a socket")
     return int(sockets[0].getsockname()[1])
 
 

@@ -21,7 +21,12 @@ from teapot.hosts.controller.step import HostEvent, Step
 from teapot.hosts.provisioner import ErrorType, HostRef, NodeStatus, ProvisioningState
 from teapot.runtime.conditions import Condition, set_in
 
-__all__ = ["STABLE_STATES", "HostContext"]
+__all__ = ["FALLBACK_FINALIZER", "FINALIZERS", "STABLE_STATES", "HostContext"]
+
+#: Used only where an API server refuses Metal3's unqualified ``baremetalhost.metal3.io`` (real
+#: Kubernetes accepts it; Teapot's embedded server currently does not): same meaning, qualified name.
+FALLBACK_FINALIZER = "metal3.io/baremetalhost"
+FINALIZERS = (L.BMH_FINALIZER, FALLBACK_FINALIZER)
 
 S = ProvisioningState
 STABLE_STATES = frozenset({S.UNMANAGED, S.AVAILABLE, S.PROVISIONED, S.EXTERNALLY_PROVISIONED})
@@ -96,7 +101,7 @@ class HostContext:
 
     @property
     def has_finalizer(self) -> bool:
-        return L.BMH_FINALIZER in (self.meta.get("finalizers") or [])
+        return any(f in FINALIZERS for f in self.meta.get("finalizers") or [])
 
     @property
     def deleting(self) -> bool:

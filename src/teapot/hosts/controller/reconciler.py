@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from teapot.api import labels as L
+from teapot.hosts.controller.context import FALLBACK_FINALIZER, FINALIZERS
 from teapot.hosts.controller.machine import HostStateMachine
 from teapot.hosts.controller.step import SecretData, Step
 from teapot.hosts.provisioner import ProvisioningState
@@ -139,18 +140,24 @@ class HostReconciler:
         if removals:
             patch_meta["annotations"] = dict.fromkeys(removals)
         finalizers = list(meta.get("finalizers") or [])
-        if step.add_finalizer and L.BMH_FINALIZER not in finalizers:
+        if step.add_finalizer and not set(FINALIZERS) & set(finalizers):
             patch_meta["finalizers"] = [*finalizers, L.BMH_FINALIZER]
         if patch_meta:
             patch_meta["resourceVersion"] = version
-            updated = await self.client.patch(BAREMETALHOSTS, name, {"metadata": patch_meta}, namespace)
+            try:
+                updated = await self.client.patch(BAREMETALHOSTS, name, {"metadata": patch_meta}, namespace)
+            except ApiError as exc:
+                if exc.status != 422 or "finalizers" not in str(exc) or "finalizers" not in patch_meta:
+                    raise
+                patch_meta["finalizers"] = [*finalizers, FALLBACK_FINALIZER]
+                updated = await self.client.patch(BAREMETALHOSTS, name, {"metadata": patch_meta}, namespace)
             version = str((updated.get("metadata") or {}).get("resourceVersion") or version)
         if step.status != (host.get("status") or {}):
             body = {**host, "metadata": {**meta, "resourceVersion": version}, "status": step.status}
             updated = await self.client.replace(BAREMETALHOSTS, body, subresource="status")
             version = str((updated.get("metadata") or {}).get("resourceVersion") or version)
-        if step.remove_finalizer and L.BMH_FINALIZER in finalizers:
-            remaining = [f for f in finalizers if f != L.BMH_FINALIZER]
+        if step.remove_finalizer and set(FINALIZERS) & set(finalizers):
+            remaining = [f for f in finalizers if f not in FINALIZERS]
             patch = {"metadata": {"finalizers": remaining, "resourceVersion": version}}
             await self.client.patch(BAREMETALHOSTS, name, patch, namespace)
 

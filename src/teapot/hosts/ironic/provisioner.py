@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import yaml
+from keystoneauth1 import exceptions as ks_exc
 from openstack import connection as os_connection
 from openstack import exceptions as os_exc
 
@@ -152,7 +153,7 @@ class IronicProvisioner:
     async def _run(self, func: Callable[[], T]) -> T:
         try:
             return await asyncio.to_thread(func)
-        except (os_exc.SDKException, OSError) as exc:
+        except (os_exc.SDKException, ks_exc.ClientException, OSError) as exc:
             if (
                 isinstance(exc, os_exc.HttpException)
                 and exc.status_code is not None

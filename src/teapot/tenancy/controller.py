@@ -1,0 +1,302 @@
+"""The allocation controller: one level-triggered reconciler over the whole world.
+
+Why one key for everything: allocation is global — a Tenant's new guarantee, a host failing or a
+claim being deleted can change what every other claim gets — so any change of a Tenant, HostClass,
+Reservation, HostClaim or BareMetalHost enqueues the single key ``world``; the work queue never runs
+it twice at once and coalesces bursts. Each pass reads the informer caches, calls the pure
+:func:`teapot.tenancy.planner.plan` and writes only what changed.
+
+Why nothing is ever bound twice: a binding is a PUT of the BareMetalHost carrying the
+``resourceVersion`` it was read at. If another replica (or this one before a kill -9) changed the host
+since, the server answers 409, the write is dropped and the pass is retried from fresh caches.
+Because the holder is recorded on the host itself (``spec.consumerRef`` + annotations), a restarted
+controller reads back exactly what was bound.
+
+Why an overlay: after a write, the informer cache lags until the watch event arrives; a pass in
+between would see the host as free again. The overlay remembers the written object until the cache
+shows a newer version than the one the write replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from teapot.runtime import (
+    ApiError,
+    Controller,
+    ControllerOptions,
+    InformerOptions,
+    Manager,
+    ObjectKey,
+    Result,
+    SharedInformer,
+    generation_changed,
+)
+from teapot.tenancy import keys
+from teapot.tenancy.planner import Plan, TenancyOptions, plan
+from teapot.tenancy.status import (
+    claim_status,
+    host_differs,
+    render_host,
+    reservation_status,
+    status_changed,
+    tenant_status,
+)
+from teapot.tenancy.world import ReservationRecord, TenantRecord, WorldRecords, meta, records_of
+
+log = logging.getLogger(__name__)
+KubeObject = dict[str, Any]
+WORLD_KEY = ObjectKey("", keys.WORLD)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class AllocationReconciler:
+    """Reads the world from caches, plans, writes the differences."""
+
+    def __init__(
+        self,
+        manager: Manager,
+        hosts_namespace: str = "teapot-hosts",
+        options: TenancyOptions = TenancyOptions(),
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.client = manager.client
+        self.recorder = manager.recorder
+        self.hosts_namespace = hosts_namespace
+        self.options = options
+        self.clock = clock
+        self.tenants = manager.informer(keys.TENANTS)
+        self.classes = manager.informer(keys.HOSTCLASSES)
+        self.reservations = manager.informer(keys.RESERVATIONS)
+        self.claims = manager.informer(keys.HOSTCLAIMS)
+        self.hosts = manager.informer(keys.BAREMETALHOSTS, InformerOptions(namespace=hosts_namespace))
+        self._overlay: dict[str, tuple[str, KubeObject]] = {}
+        self.last_plan: Plan | None = None
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def _host_objects(self) -> dict[str, KubeObject]:
+        out: dict[str, KubeObject] = {}
+        for obj in self.hosts.store.list(self.hosts_namespace):
+            name = str(meta(obj).get("name", ""))
+            overlay = self._overlay.get(name)
+            if overlay is not None:
+                replaced_rv, written = overlay
+                if str(meta(obj).get("resourceVersion", "")) == replaced_rv:
+                    obj = written  # the cache has not caught up with our write yet
+                else:
+                    del self._overlay[name]
+            out[name] = obj
+        return out
+
+    def read_world(self, now: datetime) -> tuple[dict[str, KubeObject], WorldRecords]:
+        host_objs = self._host_objects()
+        records = records_of(
+            self.tenants.store.list(),
+            self.classes.store.list(),
+            self.reservations.store.list(),
+            self.claims.store.list(),
+            host_objs.values(),
+            now,
+        )
+        return host_objs, records
+
+    # -- the pass -------------------------------------------------------------------------------
+
+    async def reconcile(self, key: ObjectKey) -> Result:
+        now = self.clock()
+        host_objs, w = self.read_world(now)
+        tenants, reservations = list(w.tenants), list(w.reservations)
+        p = plan(w.hosts, w.host_classes, w.tenants, w.reservations, w.claims, now, self.options)
+        self.last_plan = p
+        conflicts = 0
+        conflicts += await self._write_snapshots(p, tenants, reservations)
+        conflicts += await self._write_finalizers(p)
+        conflicts += await self._write_hosts(p, host_objs)
+        await self._write_statuses(p, tenants, reservations, now)
+        self._emit_events(p)
+        if conflicts:
+            log.info("allocation: %d write conflict(s); retrying from fresh caches", conflicts)
+            return Result(requeue=True)
+        return Result(requeue_after=p.requeue_after)
+
+    async def _write_hosts(self, p: Plan, host_objs: dict[str, KubeObject]) -> int:
+        conflicts = 0
+        for intent in p.hosts:
+            obj = host_objs.get(intent.host)
+            if obj is None:
+                continue
+            rendered = render_host(obj, intent)
+            if not host_differs(obj, rendered):
+                continue
+            try:
+                written = await self.client.replace(keys.BAREMETALHOSTS, rendered)
+            except ApiError as exc:
+                if exc.conflict or exc.not_found:
+                    conflicts += 1
+                    continue
+                raise
+            self._overlay[intent.host] = (str(meta(obj).get("resourceVersion", "")), written)
+        return conflicts
+
+    async def _write_finalizers(self, p: Plan) -> int:
+        conflicts = 0
+        for record, add in [(r, True) for r in p.add_finalizers] + [(r, False) for r in p.remove_finalizers]:
+            obj = self.claims.store.get(ObjectKey(record.namespace, record.name))
+            if obj is None:
+                continue
+            finalizers = [f for f in meta(obj).get("finalizers") or [] if f != keys.FINALIZER]
+            if add:
+                finalizers.append(keys.FINALIZER)
+            body = {
+                "metadata": {"finalizers": finalizers, "resourceVersion": meta(obj).get("resourceVersion")}
+            }
+            try:
+                await self.client.patch(keys.HOSTCLAIMS, record.name, body, record.namespace)
+            except ApiError as exc:
+                if exc.conflict or exc.not_found:
+                    conflicts += 1
+                    continue
+                raise
+        return conflicts
+
+    async def _write_snapshots(
+        self, p: Plan, tenants: list[TenantRecord], reservations: list[ReservationRecord]
+    ) -> int:
+        """Record newly admitted guarantees on the objects themselves (see ``admission``)."""
+        conflicts = 0
+        for t in tenants:
+            verdict = p.admission.verdicts.get(f"Tenant/{t.name}")
+            if verdict is None or not verdict.admitted or t.admitted == t.spec_tenant.guarantees:
+                continue
+            obj = self.tenants.store.get(ObjectKey("", t.name))
+            snapshot = json.dumps(dict(t.spec_tenant.guarantees), sort_keys=True)
+            conflicts += await self._annotate(keys.TENANTS, obj, snapshot)
+        for r in reservations:
+            verdict = p.admission.verdicts.get(f"Reservation/{r.name}")
+            if verdict is None or not verdict.admitted or r.current is None or r.admitted == r.current:
+                continue
+            namespace, _, name = r.name.partition("/")
+            obj = self.reservations.store.get(ObjectKey(namespace, name))
+            snapshot = json.dumps((obj or {}).get("spec") or {}, sort_keys=True)
+            conflicts += await self._annotate(keys.RESERVATIONS, obj, snapshot)
+        return conflicts
+
+    async def _annotate(self, ref: Any, obj: KubeObject | None, snapshot: str) -> int:
+        if obj is None:
+            return 0
+        m = meta(obj)
+        body = {
+            "metadata": {
+                "annotations": {keys.ADMITTED: snapshot},
+                "resourceVersion": m.get("resourceVersion"),
+            }
+        }
+        try:
+            await self.client.patch(ref, str(m.get("name")), body, m.get("namespace") or None)
+        except ApiError as exc:
+            if exc.conflict or exc.not_found:
+                return 1
+            raise
+        return 0
+
+    async def _patch_status(self, ref: Any, obj: KubeObject, status: dict[str, Any]) -> None:
+        if not status_changed(obj.get("status") or {}, status):
+            return
+        m = meta(obj)
+        try:
+            await self.client.patch(
+                ref, str(m.get("name")), {"status": status}, m.get("namespace") or None, subresource="status"
+            )
+        except ApiError as exc:
+            if not exc.not_found:
+                raise
+
+    async def _write_statuses(
+        self, p: Plan, tenants: list[TenantRecord], reservations: list[ReservationRecord], now: datetime
+    ) -> None:
+        for view in p.claims:
+            obj = self.claims.store.get(ObjectKey(view.record.namespace, view.record.name))
+            if obj is None:
+                continue
+            generation = int(meta(obj).get("generation") or 0)
+            status = claim_status(view, p, obj.get("status") or {}, generation, self.hosts_namespace, now)
+            await self._patch_status(keys.HOSTCLAIMS, obj, status)
+        for t in tenants:
+            verdict = p.admission.verdicts.get(f"Tenant/{t.name}")
+            obj = self.tenants.store.get(ObjectKey("", t.name))
+            if verdict is None or obj is None:
+                continue
+            await self._patch_status(
+                keys.TENANTS, obj, tenant_status(t, verdict, p, obj.get("status") or {}, now)
+            )
+        for r in reservations:
+            verdict = p.admission.verdicts.get(f"Reservation/{r.name}")
+            namespace, _, name = r.name.partition("/")
+            obj = self.reservations.store.get(ObjectKey(namespace, name))
+            if verdict is None or obj is None:
+                continue
+            status = reservation_status(r, verdict, p, obj.get("status") or {}, now)
+            await self._patch_status(keys.RESERVATIONS, obj, status)
+
+    def _emit_events(self, p: Plan) -> None:
+        informers: dict[str, SharedInformer] = {
+            "HostClaim": self.claims,
+            "Tenant": self.tenants,
+            "Reservation": self.reservations,
+        }
+        for event in p.events:
+            obj = informers[event.kind].store.get(ObjectKey.parse(event.key))
+            if obj is not None:
+                self.recorder.event(
+                    obj, "Warning" if event.type == "Warning" else "Normal", event.reason, event.message
+                )
+        # refusals and risks: once per change (the recorder aggregates repeats into a count)
+        for verdict in p.admission.verdicts.values():
+            if verdict.checked and not verdict.admitted:
+                obj = informers[verdict.kind].store.get(ObjectKey.parse(verdict.name))
+                if obj is not None:
+                    self.recorder.event(
+                        obj, "Warning", verdict.explanation.reason, verdict.explanation.message
+                    )
+        for conflict in p.admission.at_risk.conflicts:
+            for gkey in conflict.guarantees:
+                kind, name = _owner_of_guarantee(gkey)
+                obj = informers[kind].store.get(ObjectKey.parse(name))
+                if obj is not None:
+                    self.recorder.event(obj, "Warning", "GuaranteeAtRisk", conflict.explanation.message)
+
+
+def _owner_of_guarantee(key: str) -> tuple[str, str]:
+    """``tenant/<name>/<class>`` → Tenant name; ``reservation/<ns>/<name>`` → Reservation key."""
+    kind, _, rest = key.partition("/")
+    if kind == "tenant":
+        return "Tenant", rest.partition("/")[0]
+    return "Reservation", rest
+
+
+def setup_allocation_controller(
+    manager: Manager,
+    *,
+    hosts_namespace: str = "teapot-hosts",
+    options: TenancyOptions = TenancyOptions(),
+    clock: Callable[[], datetime] = utcnow,
+) -> tuple[Controller, AllocationReconciler]:
+    reconciler = AllocationReconciler(manager, hosts_namespace, options, clock)
+    controller = manager.new_controller("allocation", reconciler, ControllerOptions(workers=1))
+
+    def world(_: KubeObject) -> list[ObjectKey]:
+        return [WORLD_KEY]
+
+    for informer in (reconciler.tenants, reconciler.classes, reconciler.reservations, reconciler.claims):
+        controller.watch(informer, world, update_filter=generation_changed)
+    # hosts: every change matters (health, provisioning state, labels, our own bindings)
+    controller.watch(reconciler.hosts, world)
+    return controller, reconciler
