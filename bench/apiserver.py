@@ -226,14 +226,159 @@ async def bench(kubeconfig: Path, n: int, concurrency: int, watch_samples: int) 
         }
 
 
-def rss_mib(pid: int) -> float:
+def rss_mib(pid: int, field: str = "VmHWM") -> float:
+    """Peak (VmHWM) or current (VmRSS) resident memory of a process, in MiB."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         pass
     return -1.0
+
+
+def start_server(data_dir: Path) -> subprocess.Popen[bytes]:
+    """`teapot apiserver` on a free port; returns once its kubeconfig is written."""
+    kubeconfig = data_dir / "kubeconfig"
+    kubeconfig.unlink(missing_ok=True)
+    teapot = Path(sys.executable).with_name("teapot")
+    proc = subprocess.Popen(
+        [str(teapot), "apiserver", "--data-dir", str(data_dir), "--secure-port", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    for _ in range(6000):
+        if kubeconfig.exists():
+            return proc
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        time.sleep(0.01)
+    proc.kill()
+    raise SystemExit("server did not start within 60 s")
+
+
+def fill_store(data_dir: Path, n: int) -> None:
+    """Write N Widgets straight into the server's SQLite store (the server is stopped), as the API
+    would have stored them — minutes of API writes in seconds."""
+    import uuid
+
+    from teapot.apiserver.storage import Store
+
+    store = Store(data_dir / "state.db")
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    try:
+        for start in range(0, n, 10_000):
+            with store.transaction():
+                for i in range(start, min(n, start + 10_000)):
+                    rv = store.next_rv()
+                    uid = str(uuid.uuid4())
+                    labels = {"shard": str(i % 10), "bench": "yes"}
+                    obj = {
+                        "apiVersion": f"{GROUP}/v1",
+                        "kind": "Widget",
+                        "metadata": {
+                            "name": f"f-{i:07d}",
+                            "namespace": "default",
+                            "uid": uid,
+                            "resourceVersion": str(rv),
+                            "generation": 1,
+                            "creationTimestamp": now,
+                            "labels": labels,
+                        },
+                        "spec": {
+                            "size": i % 100,
+                            "color": ["red", "green", "blue"][i % 3],
+                            "tags": ["a", "b"],
+                        },
+                        "status": {"phase": "Ready", "observed": i},
+                    }
+                    store.put(
+                        f"{GROUP}/widgets",
+                        "default",
+                        obj["metadata"]["name"],  # type: ignore[index]
+                        rv=rv,
+                        uid=uid,
+                        labels=orjson.dumps(labels).decode(),
+                        data=orjson.dumps(obj),
+                    )
+    finally:
+        store.close()
+
+
+async def measure_filled(kubeconfig: Path, n: int) -> dict[str, Any]:
+    base = f"/apis/{GROUP}/v1/namespaces/default/widgets"
+    async with Client(kubeconfig) as c:
+        out: dict[str, Any] = {}
+
+        async def timed(path: str, runs: int = 3) -> tuple[float, Any]:
+            times, doc = [], None
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                doc = await c.req("GET", path)
+                times.append(time.perf_counter() - t0)
+            return round(statistics.median(times) * 1000, 1), doc
+
+        out["get_ms"], _ = await timed(f"{base}/f-{n // 2:07d}", 20)
+        out["list_page_ms"], doc = await timed(base + "?limit=500")
+        assert len(doc["items"]) == 500 and doc["metadata"]["remainingItemCount"] == n - 500
+        t0 = time.perf_counter()
+        token, seen = "", 0
+        while True:
+            page = await c.req("GET", base + "?limit=500" + (f"&continue={token}" if token else ""))
+            seen += len(page["items"])
+            token = page["metadata"].get("continue", "")
+            if not token:
+                break
+        out["list_paged_all_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+        assert seen == n, seen
+        out["list_selector_ms"], doc = await timed(base + "?labelSelector=shard%3D3")
+        assert len(doc["items"]) == n // 10
+        out["list_all_ms"], doc = await timed(base)
+        assert len(doc["items"]) == n
+        return out
+
+
+def fill_main(n: int) -> dict[str, Any]:
+    """--fill N: RSS and read latencies with N objects stored."""
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-apiserver-fill-"))
+    try:
+        proc = start_server(data_dir)
+        try:  # the CRD goes in through the API, like any client would create it
+            asyncio.run(_create_crd(data_dir / "kubeconfig"))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+        t0 = time.perf_counter()
+        fill_store(data_dir, n)
+        fill_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        proc = start_server(data_dir)
+        start_s = time.perf_counter() - t0
+        try:
+            time.sleep(1.0)
+            idle = rss_mib(proc.pid, "VmRSS")
+            result = asyncio.run(measure_filled(data_dir / "kubeconfig", n))
+            result.update(
+                {
+                    "fill_s": round(fill_s, 1),
+                    "start_s": round(start_s, 2),
+                    "rss_idle_mib": idle,
+                    "rss_after_mib": rss_mib(proc.pid, "VmRSS"),
+                    "rss_peak_mib": rss_mib(proc.pid),
+                    "db_mib": round(sum(f.stat().st_size for f in data_dir.glob("state.db*")) / 2**20, 1),
+                }
+            )
+            return result
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def _create_crd(kubeconfig: Path) -> None:
+    async with Client(kubeconfig) as c:
+        await c.req("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", CRD)
 
 
 def main() -> int:
@@ -242,7 +387,18 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=16, help="concurrent clients (default 16)")
     ap.add_argument("--watch-samples", type=int, default=200, help="creates timed through a watch")
     ap.add_argument("--kubeconfig", type=Path, help="benchmark this server instead of starting one")
+    ap.add_argument(
+        "--fill",
+        type=int,
+        metavar="N",
+        help="instead: store N objects directly, start the server on them, measure RSS and read latency",
+    )
     args = ap.parse_args()
+    if args.fill:
+        result = fill_main(args.fill)
+        result.update({"bench": "apiserver-fill", "n": args.fill, "cpus": os.cpu_count()})
+        print(json.dumps(result))
+        return 0
     proc = None
     data_dir = None
     kubeconfig = args.kubeconfig

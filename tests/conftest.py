@@ -56,6 +56,14 @@ class RunningAPIServer:
         return client.ApiClient(cfg)
 
 
+def _die_with_parent() -> None:
+    """A server started by a test dies with the test process, even when pytest is killed."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
 def start_apiserver(data_dir: Path, *extra: str) -> RunningAPIServer:
     kubeconfig = data_dir / "kubeconfig"
     if kubeconfig.exists():
@@ -66,6 +74,7 @@ def start_apiserver(data_dir: Path, *extra: str) -> RunningAPIServer:
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=_die_with_parent,
     )
     deadline = time.monotonic() + 30
     while not kubeconfig.exists():

@@ -221,7 +221,7 @@ async def agent() -> AsyncIterator[tuple[EmulatedAgent, list[StepRecord], list[P
             disks_of(host),
             1,
             "https://127.0.0.1:1/agents/x/1",
-            AgentSettings(ironic_url="http://127.0.0.1:9", time_scale=0.001),
+            AgentSettings(ironic_url="http://127.0.0.1:9", time_scale=1e-6),
             session,
             record_power,
             history,
@@ -327,3 +327,27 @@ def test_sha256_helper_matches_hashlib(tmp_path: Path) -> None:
     )
     hasher.update(data)
     assert hasher.hexdigest() == expected
+
+
+# -- inspection inventory --------------------------------------------------------------------
+
+
+def test_inspection_data_matches_the_redfish_view_of_the_host() -> None:
+    from teapot.fleet.agent.inventory import inspection_data
+    from teapot.fleet.inventory import system_spec
+
+    host = next(h for h in load_datacenter(EXAMPLE).hosts if h.model.gpus)
+    data = inspection_data(host)
+    redfish = system_spec(host)
+    inventory = data["inventory"]
+    assert [i["mac_address"] for i in inventory["interfaces"]] == [n["mac"] for n in redfish["nics"]]
+    assert [d["name"] for d in inventory["disks"]] == [d["name"] for d in redfish["drives"]]
+    assert inventory["cpu"]["count"] == sum(p["threads"] for p in redfish["processors"] if p["type"] == "CPU")
+    assert inventory["memory"]["physical_mb"] == redfish["memory_gib"] * 1024
+    # GPUs the IPA way: next to the inventory, ids without 0x, PCI class 3D controller
+    gpus = data["pci_devices"]
+    assert len(gpus) == host.model.gpu_count
+    assert {(g["vendor_id"], g["class"]) for g in gpus} == {
+        (redfish["pcie_devices"][0]["vendor_id"][2:], "030200")
+    }
+    assert data["root_disk"]["name"] == select_root_disk(disks_of(host), None).name

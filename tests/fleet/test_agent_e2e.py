@@ -1,10 +1,14 @@
 """End to end: real Ironic + the fleet's Redfish BMCs + emulated agents, through Teapot's provisioner.
 
-One host goes through every agent-based flow Teapot uses: manual ``express`` cleaning, automated
-metadata cleaning on ``provide``, a ``direct`` deploy of a generated qcow2 image (downloaded and
-checksummed by the agent), then deprovisioning with the ``express`` runbook.  A second host checks
-that a manual metadata clean of different hardware takes that hardware's time, and a live-ISO
-deploy checks that a non-agent ISO does not start an agent.
+Three hosts, two tests (sharing one Ironic, fleet and farm):
+
+* cleaning: an NVMe host gets a manual ``express`` clean, then automated metadata cleaning on
+  ``provide``; at the same time a storage host (SSD + HDD) is inspected by its agent
+  (``inspect_interface=agent``) and gets a manual metadata clean taking that hardware's time;
+* deploying: another NVMe host gets a ``direct`` deploy of a generated qcow2 image (downloaded and
+  checksummed by the agent), then is deprovisioned with Teapot's ``express`` cleaning runbook.
+
+Timings are printed (``-s``) for docs/agent.md.
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ models:
     nics: [{speed_gbps: 10, count: 2}]
 hosts:
   - {name: n1, rack: a01, model: nvme}
+  - {name: n2, rack: a01, model: nvme}
   - {name: s1, rack: a01, model: storage}
 """
 
@@ -96,12 +101,15 @@ class Env:
             IronicProvisionerSettings(url=ironic.url, deploy_iso=self.deploy_iso, poll_interval=0.5)
         )
 
-    def registration(self, name: str, cleaning: CleaningMode) -> RegistrationSpec:
+    def registration(
+        self, name: str, cleaning: CleaningMode, inspection: str | None = None
+    ) -> RegistrationSpec:
         h = self.fleet.host(name)
         return RegistrationSpec(
             bmc=BMCAccess(h.bmc_address, h.credentials.username, h.credentials.password),
             boot_mac=h.boot_mac,
             automated_cleaning_mode=cleaning,
+            inspection_mode=inspection,
         )
 
 
@@ -132,7 +140,7 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
         print(record, file=sys.stderr)
 
 
-async def until_done(step: Callable[[], Awaitable[Result]], timeout: float = 90.0) -> Result:
+async def until_done(step: Callable[[], Awaitable[Result]], timeout: float = 150.0) -> Result:
     deadline = time.monotonic() + timeout
     while True:
         result = await step()
@@ -146,24 +154,65 @@ def steps(farm: AgentFarm, name: str, command: str) -> list[tuple[str | None, Co
     return [(r.step, r.status, r.emulated_s) for r in farm.history(name) if r.command == command]
 
 
-async def test_clean_deploy_and_express_through_the_agent(env: Env) -> None:
-    prov, farm = env.provisioner, env.farm
-    nvme = env.datacenter.host("n1")
-    disks = disks_of(nvme)
-    host = HostRef("default", "n1")
-    timings: dict[str, float] = {}
-
-    t = time.monotonic()
-    registered = await until_done(lambda: prov.register(host, env.registration("n1", CleaningMode.METADATA)))
+async def register(env: Env, name: str, cleaning: CleaningMode, inspection: str | None = None) -> HostRef:
+    host = HostRef("default", name)
+    registered = await until_done(
+        lambda: env.provisioner.register(host, env.registration(name, cleaning, inspection))
+    )
     assert registered.error is None, registered.error
     assert registered.status is not None
-    host = host.with_id(registered.status.provisioning_id)
-    timings["register"] = time.monotonic() - t
+    return host.with_id(registered.status.provisioning_id)
 
-    # manual express cleaning: NVMe crypto-erase on both disks
+
+async def test_cleaning_and_agent_inspection(env: Env) -> None:
+    """Both hosts' flows run concurrently, as a controller would drive them."""
+    timings: dict[str, float] = {}
+    await asyncio.gather(nvme_cleaning(env, timings), storage_inspection_and_cleaning(env, timings))
+    print({k: round(v, 1) for k, v in timings.items()}, file=sys.stderr)
+
+
+async def storage_inspection_and_cleaning(env: Env, timings: dict[str, float]) -> None:
+    """Agent inspection, then a manual metadata clean that takes this hardware's time."""
+    prov, farm = env.provisioner, env.farm
+    host = await register(env, "s1", CleaningMode.DISABLED, inspection="agent")
+
+    t = time.monotonic()
+    inspected = await until_done(lambda: prov.inspect(host))
+    timings["s1_agent_inspection"] = time.monotonic() - t
+    assert inspected.error is None, (inspected.error, farm.skipped("s1"))
+    details = inspected.details
+    assert details is not None
+    assert [s.type for s in details.storage] == ["SSD"] * 2 + ["HDD"] * 6
+    assert details.cpu.count == 16 and details.cpu.arch == "x86_64"
+    assert details.ram_mebibytes == 64 * 1024
+    assert {n.mac for n in details.nics} == set(env.datacenter.host("s1").macs)
+    assert farm.boots("s1") == 1
+    agent = farm.agent("s1")
+    assert agent is None, "Ironic powers the host off after inspection"
+
+    t = time.monotonic()
+    prepared = await until_done(lambda: prov.prepare(host, CleaningMode.METADATA))
+    timings["s1_manual_metadata_clean"] = time.monotonic() - t
+    assert prepared.error is None, (prepared.error, farm.history("s1"))
+    assert prepared.status is not None and prepared.status.engine_state == "manageable"
+    disks = disks_of(env.datacenter.host("s1"))
+    assert erase_metadata_s(disks, TIMINGS) == pytest.approx(8 * TIMINGS.metadata_erase_per_disk_s)
+    assert steps(farm, "s1", "clean.execute_clean_step") == [
+        ("erase_devices_metadata", CommandStatus.SUCCEEDED, pytest.approx(erase_metadata_s(disks, TIMINGS)))
+    ]
+
+
+async def nvme_cleaning(env: Env, timings: dict[str, float]) -> None:
+    """Manual express clean, then provide with automated metadata cleaning."""
+    prov, farm = env.provisioner, env.farm
+    disks = disks_of(env.datacenter.host("n1"))
+    t = time.monotonic()
+    host = await register(env, "n1", CleaningMode.METADATA)
+    timings["n1_register"] = time.monotonic() - t
+
     t = time.monotonic()
     prepared = await until_done(lambda: prov.prepare(host, CleaningMode.EXPRESS))
-    timings["manual_express_clean"] = time.monotonic() - t
+    timings["n1_manual_express_clean"] = time.monotonic() - t
     assert prepared.error is None, (prepared.error, farm.history("n1"))
     assert prepared.status is not None and prepared.status.engine_state == "manageable"
     assert steps(farm, "n1", "clean.execute_clean_step") == [
@@ -175,7 +224,7 @@ async def test_clean_deploy_and_express_through_the_agent(env: Env) -> None:
     # provide: automated cleaning runs the metadata erase (priority 10 in Teapot's Ironic config)
     t = time.monotonic()
     provided = await until_done(lambda: prov.provide(host))
-    timings["provide_metadata_clean"] = time.monotonic() - t
+    timings["n1_provide_metadata_clean"] = time.monotonic() - t
     assert provided.error is None, (provided.error, farm.history("n1"))
     assert provided.status is not None and provided.status.engine_state == "available"
     assert steps(farm, "n1", "clean.execute_clean_step")[-1] == (
@@ -185,6 +234,15 @@ async def test_clean_deploy_and_express_through_the_agent(env: Env) -> None:
     )
     assert farm.boots("n1") == 2
 
+
+async def test_direct_deploy_and_express_deprovision(env: Env) -> None:
+    prov, farm = env.provisioner, env.farm
+    timings: dict[str, float] = {}
+    host = await register(env, "n2", CleaningMode.DISABLED)
+    provided = await until_done(lambda: prov.provide(host))
+    assert provided.status is not None and provided.status.engine_state == "available"
+    assert farm.boots("n2") == 0, "no cleaning, no agent"
+
     # direct deploy of a generated qcow2 image: the agent downloads and checksums it
     image = write_qcow2_image(env.ironic.http_root / "disk.qcow2")
     spec = ProvisionSpec(
@@ -193,22 +251,27 @@ async def test_clean_deploy_and_express_through_the_agent(env: Env) -> None:
         )
     )
     t = time.monotonic()
-    deployed = await until_done(lambda: prov.provision(host, spec), timeout=120)
-    timings["direct_deploy"] = time.monotonic() - t
-    assert deployed.error is None, (deployed.error, farm.history("n1"))
+    deployed = await until_done(lambda: prov.provision(host, spec))
+    timings["n2_direct_deploy"] = time.monotonic() - t
+    assert deployed.error is None, (deployed.error, farm.history("n2"))
     assert deployed.status is not None and deployed.status.engine_state == "active"
-    write = steps(farm, "n1", "deploy.execute_deploy_step")
-    assert [(s, status) for s, status, _ in write] == [("write_image", CommandStatus.SUCCEEDED)]
-    assert farm.agent("n1") is None, "the deployed host boots its disk, not the agent"
+    commands = [(r.command, r.step, r.status) for r in farm.history("n2")]
+    assert ("deploy.execute_deploy_step", "write_image", CommandStatus.SUCCEEDED) in commands
+    assert commands[-1][0] == "standby.power_off", "Ironic powers off through the agent, then boots the disk"
+    assert farm.agent("n2") is None, "the deployed host boots its disk, not the agent"
+    assert farm.skipped("n2")[-1].startswith("booted from Hdd")
 
-    # deprovision with Teapot's express runbook
+    # deprovision with Teapot's express runbook (automated cleaning from a runbook)
     t = time.monotonic()
-    cleaned = await until_done(lambda: prov.deprovision(host, CleaningMode.EXPRESS), timeout=120)
-    timings["deprovision_express"] = time.monotonic() - t
-    assert cleaned.error is None, (cleaned.error, farm.history("n1"))
+    cleaned = await until_done(lambda: prov.deprovision(host, CleaningMode.EXPRESS))
+    timings["n2_deprovision_express"] = time.monotonic() - t
+    assert cleaned.error is None, (cleaned.error, farm.history("n2"))
     assert cleaned.status is not None and cleaned.status.engine_state == "available"
-    assert steps(farm, "n1", "clean.execute_clean_step")[-1][:2] == (
-        "erase_devices_express",
-        CommandStatus.SUCCEEDED,
-    )
+    assert steps(farm, "n2", "clean.execute_clean_step") == [
+        (
+            "erase_devices_express",
+            CommandStatus.SUCCEEDED,
+            pytest.approx(erase_express_s(disks_of(env.datacenter.host("n2")), TIMINGS)),
+        )
+    ]
     print({k: round(v, 1) for k, v in timings.items()}, file=sys.stderr)

@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import pytest_asyncio
@@ -30,8 +30,8 @@ from teapot.api import all_crds
 from teapot.api import labels as L
 from teapot.fleet.agent import AGENT_ISO_VOLUME_ID, AgentFarm, AgentFarmSettings
 from teapot.fleet.fleet import Fleet
-from teapot.hosts.controller.context import FALLBACK_FINALIZER
 from teapot.fleet.parse import load_datacenter, loads_datacenter
+from teapot.hosts.controller.context import FALLBACK_FINALIZER
 from teapot.hosts.ironic.config import IronicSettings
 from teapot.hosts.ironic.images import write_live_iso
 from teapot.hosts.ironic.provisioner import IronicProvisioner, IronicProvisionerSettings, node_name
@@ -79,7 +79,9 @@ class ControllerProcess:
 
     def start(self) -> None:
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
+            self.proc = subprocess.Popen(
+                self.args, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ)
+            )
 
     def kill9(self) -> None:
         assert self.proc is not None
@@ -108,7 +110,7 @@ def crds(apiserver: RunningAPIServer) -> None:
         ext = k8s.ApiextensionsV1Api(api)
         for crd in all_crds():
             try:
-                ext.create_custom_resource_definition(crd)
+                ext.create_custom_resource_definition(cast(Any, crd))
             except k8s.ApiException as exc:
                 if exc.status != 409:
                     raise
@@ -143,36 +145,39 @@ class Hosts:
             if doc["metadata"]["name"].removesuffix("-bmc-secret") not in names:
                 continue
             if doc["kind"] == "Secret":
-                self.core.create_namespaced_secret(self.ns, doc)
+                self.core.create_namespaced_secret(self.ns, cast(Any, doc))
             else:
                 doc["spec"].update({"automatedCleaningMode": cleaning, **spec})
                 self.custom.create_namespaced_custom_object(GROUP, VERSION, self.ns, "baremetalhosts", doc)
 
     def get(self, name: str) -> dict[str, Any]:
-        obj: dict[str, Any] = self.custom.get_namespaced_custom_object(GROUP, VERSION, self.ns, "baremetalhosts", name)
-        return obj
+        obj = self.custom.get_namespaced_custom_object(GROUP, VERSION, self.ns, "baremetalhosts", name)
+        return cast(dict[str, Any], obj)
 
-    def list(self) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = self.custom.list_namespaced_custom_object(
-            GROUP, VERSION, self.ns, "baremetalhosts"
-        )["items"]
-        return items
+    def all(self) -> list[dict[str, Any]]:
+        listing = cast(
+            dict[str, Any],
+            self.custom.list_namespaced_custom_object(GROUP, VERSION, self.ns, "baremetalhosts"),
+        )
+        return cast(list[dict[str, Any]], listing["items"])
 
     def patch(self, name: str, body: dict[str, Any]) -> None:
         self.custom.patch_namespaced_custom_object(GROUP, VERSION, self.ns, "baremetalhosts", name, body)
 
     def hardware(self, name: str) -> dict[str, Any]:
-        obj: dict[str, Any] = self.custom.get_namespaced_custom_object(GROUP, VERSION, self.ns, "hardwaredata", name)
-        return obj
+        obj = self.custom.get_namespaced_custom_object(GROUP, VERSION, self.ns, "hardwaredata", name)
+        return cast(dict[str, Any], obj)
 
     def events(self) -> list[str]:
         return [f"{e.reason}: {e.message}" for e in self.core.list_namespaced_event(self.ns).items]
 
-    async def wait(self, names: tuple[str, ...], check: Callable[[dict[str, Any]], bool], timeout: float) -> float:
+    async def wait(
+        self, names: tuple[str, ...], check: Callable[[dict[str, Any]], bool], timeout: float
+    ) -> float:
         """Seconds until *check* holds for every host in *names*."""
         started = time.monotonic()
         while True:
-            hosts = {h["metadata"]["name"]: h for h in self.list()}
+            hosts = {h["metadata"]["name"]: h for h in self.all()}
             if all(n in hosts and check(hosts[n]) for n in names):
                 return time.monotonic() - started
             if time.monotonic() - started > timeout:
@@ -182,8 +187,8 @@ class Hosts:
 
     async def wait_gone(self, names: tuple[str, ...], timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while {h["metadata"]["name"] for h in self.list()} & set(names):
-            assert time.monotonic() < deadline, f"hosts not deleted: {[_summary(h) for h in self.list()]}"
+        while {h["metadata"]["name"] for h in self.all()} & set(names):
+            assert time.monotonic() < deadline, f"hosts not deleted: {[_summary(h) for h in self.all()]}"
             await asyncio.sleep(0.5)
 
 
@@ -191,7 +196,10 @@ def _summary(host: dict[str, Any] | None) -> Any:
     if host is None:
         return None
     status = host.get("status") or {}
-    return {k: status.get(k) for k in ("provisioning", "errorType", "errorMessage", "errorCount", "operationalStatus")}
+    return {
+        k: status.get(k)
+        for k in ("provisioning", "errorType", "errorMessage", "errorCount", "operationalStatus")
+    }
 
 
 def state_is(state: str) -> Callable[[dict[str, Any]], bool]:
@@ -211,7 +219,11 @@ def ironic_nodes(ironic: IronicService) -> dict[str, Any]:
 
 
 async def test_fleet_lifecycle(
-    apiserver: RunningAPIServer, ironic: IronicService, fleet: Fleet, controller: ControllerProcess, namespace: str
+    apiserver: RunningAPIServer,
+    ironic: IronicService,
+    fleet: Fleet,
+    controller: ControllerProcess,
+    namespace: str,
 ) -> None:
     hosts = Hosts(apiserver, namespace)
     names = LIFECYCLE_HOSTS
@@ -275,7 +287,7 @@ async def test_fleet_lifecycle(
     events = "\n".join(hosts.events())
     for name in names:
         assert fleet.host(name).credentials.password not in events
-        assert fleet.host(name).credentials.password not in json.dumps(hosts.list())
+        assert fleet.host(name).credentials.password not in json.dumps(hosts.all())
     print(
         f"\n{len(names)} hosts: to available {to_available:.1f}s, to provisioned {to_provisioned:.1f}s, "
         f"deprovisioned {to_deprovisioned:.1f}s",
@@ -290,14 +302,20 @@ def node_name_of(namespace: str, name: str) -> str:
 
 
 async def test_wrong_credentials_then_fixed(
-    apiserver: RunningAPIServer, ironic: IronicService, fleet: Fleet, controller: ControllerProcess, namespace: str
+    apiserver: RunningAPIServer,
+    ironic: IronicService,
+    fleet: Fleet,
+    controller: ControllerProcess,
+    namespace: str,
 ) -> None:
     hosts = Hosts(apiserver, namespace)
     name = "a01-u02"
     wrong = "not-the-password-42"
     hosts.enrol(fleet, (name,))
     secret = f"{name}-bmc-secret"
-    hosts.core.patch_namespaced_secret(secret, namespace, {"data": {"password": base64.b64encode(wrong.encode()).decode()}})
+    hosts.core.patch_namespaced_secret(
+        secret, namespace, {"data": {"password": base64.b64encode(wrong.encode()).decode()}}
+    )
 
     def registration_error(host: dict[str, Any]) -> bool:
         return (host.get("status") or {}).get("errorType") == "registration error"
@@ -322,7 +340,11 @@ async def test_wrong_credentials_then_fixed(
 
 
 async def test_controller_killed_mid_provisioning_converges(
-    apiserver: RunningAPIServer, ironic: IronicService, fleet: Fleet, controller: ControllerProcess, namespace: str
+    apiserver: RunningAPIServer,
+    ironic: IronicService,
+    fleet: Fleet,
+    controller: ControllerProcess,
+    namespace: str,
 ) -> None:
     hosts = Hosts(apiserver, namespace)
     names = ("a02-u02", "b01-u02")
@@ -334,7 +356,7 @@ async def test_controller_killed_mid_provisioning_converges(
     await hosts.wait(names, state_is("provisioning"), timeout=60)
     controller.kill9()
     await asyncio.sleep(2.0)
-    assert all(state_is("provisioning")(h) for h in hosts.list())
+    assert all(state_is("provisioning")(h) for h in hosts.all())
     controller.start()
     await hosts.wait(names, state_is("provisioned"), timeout=180)
     nodes = ironic_nodes(ironic)
@@ -412,7 +434,9 @@ async def agent_env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[A
         write_live_iso(ironic.http_root / "teapot-ipa.iso", volume_id=AGENT_ISO_VOLUME_ID)
         farm_settings = AgentFarmSettings(ironic_url=ironic.url, time_scale=0.01)
         async with AgentFarm(datacenter, farm_settings) as farm:
-            fleet = Fleet(datacenter, power_delay_s=0.5, notify_url=farm.notify_url, scheme="redfish-virtualmedia")
+            fleet = Fleet(
+                datacenter, power_delay_s=0.5, notify_url=farm.notify_url, scheme="redfish-virtualmedia"
+            )
             async with fleet:
                 farm.attach(fleet)
                 try:
@@ -425,7 +449,9 @@ async def test_cleaning_modes_through_the_agent(
     apiserver: RunningAPIServer, agent_env: AgentEnv, crds: None, namespace: str, tmp_path: Path
 ) -> None:
     env = agent_env
-    proc = ControllerProcess(apiserver.kubeconfig, env.ironic.url, tmp_path / "controller.log", env.deploy_iso)
+    proc = ControllerProcess(
+        apiserver.kubeconfig, env.ironic.url, tmp_path / "controller.log", env.deploy_iso
+    )
     proc.start()
     try:
         hosts = Hosts(apiserver, namespace)
@@ -435,18 +461,24 @@ async def test_cleaning_modes_through_the_agent(
         to_available = await hosts.wait(names, state_is("available"), timeout=240)
         # first enrolment: Ironic's automated cleaning on "provide" (metadata erase) via the agent
         for name in names:
-            assert any(r.step == "erase_devices_metadata" for r in env.farm.history(name)), env.farm.history(name)
+            assert any(r.step == "erase_devices_metadata" for r in env.farm.history(name)), env.farm.history(
+                name
+            )
         iso = write_live_iso(env.ironic.http_root / "live.iso")
         for name in names:
-            hosts.patch(name, {"spec": {"image": {"url": f"{env.ironic.http_url}/{iso.name}", "format": "live-iso"}}})
+            hosts.patch(
+                name, {"spec": {"image": {"url": f"{env.ironic.http_url}/{iso.name}", "format": "live-iso"}}}
+            )
         await hosts.wait(names, state_is("provisioned"), timeout=180)
         before = {name: len(env.farm.history(name)) for name in names}
         for name in names:
             hosts.patch(name, {"spec": {"image": None}})
         await hosts.wait(names, state_is("available"), timeout=240)
-        cleaned = {name: [r.step for r in env.farm.history(name)[before[name]:] if r.step] for name in names}
+        cleaned = {name: [r.step for r in env.farm.history(name)[before[name] :] if r.step] for name in names}
         assert "erase_devices_express" in cleaned["n1"], cleaned
-        assert "erase_devices_metadata" in cleaned["s1"] and "erase_devices_express" not in cleaned["s1"], cleaned
+        assert "erase_devices_metadata" in cleaned["s1"] and "erase_devices_express" not in cleaned["s1"], (
+            cleaned
+        )
         records = {name: hosts.get(name)["status"]["lastCleaning"] for name in names}
         assert records["n1"]["mode"] == "express" and records["s1"]["mode"] == "metadata"
         assert all(r["durationSeconds"] > 0 for r in records.values())
@@ -457,3 +489,48 @@ async def test_cleaning_modes_through_the_agent(
         )
     finally:
         proc.stop()
+
+
+async def test_ironic_killed_mid_provisioning_converges(
+    apiserver: RunningAPIServer, fleet: Fleet, crds: None, namespace: str, tmp_path: Path
+) -> None:
+    """SIGKILL Ironic while a host deploys; restart it on the same database: the host still ends
+    provisioned (Ironic fails the interrupted deploy on restart; the controller retries it)."""
+    settings = IronicSettings(data_dir=tmp_path / "ironic", api_port=free_port(), http_port=free_port())
+    first = IronicService(settings)
+    await first.start()
+    proc = ControllerProcess(apiserver.kubeconfig, first.url, tmp_path / "controller.log")
+    proc.start()
+    second: IronicService | None = None
+    try:
+        hosts = Hosts(apiserver, namespace)
+        name = "a01-u03"
+        hosts.enrol(fleet, (name,))
+        await hosts.wait((name,), state_is("available"), timeout=120)
+        iso = write_live_iso(first.http_root / "live.iso")
+        hosts.patch(name, {"spec": {"image": {"url": f"{first.http_url}/{iso.name}", "format": "live-iso"}}})
+        await hosts.wait((name,), state_is("provisioning"), timeout=60)
+        assert first.pid is not None
+        os.kill(first.pid, signal.SIGKILL)
+        await first.stop()
+        await asyncio.sleep(3.0)  # the controller now finds Ironic unreachable
+        assert "ProvisionerUnavailable" in "\n".join(hosts.events())
+        second = IronicService(settings)
+        await second.start()
+        took = await hosts.wait((name,), state_is("provisioned"), timeout=180)
+        nodes = ironic_nodes(second)
+        assert nodes[node_name_of(namespace, name)].provision_state == "active" and len(nodes) == 1
+        status = hosts.get(name)["status"]
+        print(
+            f"\nprovisioned {took:.1f}s after the Ironic restart (errorCount {status['errorCount']}, "
+            f"events: {[e for e in hosts.events() if 'rror' in e or 'Retry' in e]})",
+            file=sys.stderr,
+        )
+        hosts.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "baremetalhosts", name)
+        await hosts.wait_gone((name,), timeout=120)
+        assert not ironic_nodes(second)
+    finally:
+        proc.stop()
+        if second is not None:
+            await second.stop()
+        await first.stop()

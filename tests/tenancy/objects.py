@@ -11,7 +11,8 @@ from typing import Any
 
 from teapot.api import labels as L
 from teapot.tenancy import keys
-from teapot.tenancy.planner import Plan, TenancyOptions, plan
+from teapot.tenancy.options import TenancyOptions
+from teapot.tenancy.planner import Plan, plan
 from teapot.tenancy.status import claim_status, render_host, reservation_status, tenant_status
 from teapot.tenancy.world import meta, records_of
 
@@ -47,21 +48,33 @@ def bmh(
     return {
         "apiVersion": "metal3.io/v1alpha1",
         "kind": "BareMetalHost",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels, "resourceVersion": "1", "uid": f"u-{name}"},
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": labels,
+            "resourceVersion": "1",
+            "uid": f"u-{name}",
+        },
         "spec": {"online": False},
         "status": status,
     }
 
 
 def host_class(name: str, price: float) -> Obj:
-    return {"metadata": {"name": name}, "spec": {"selector": {"matchLabels": {"class": name}}, "price": price}}
+    return {
+        "metadata": {"name": name},
+        "spec": {"selector": {"matchLabels": {"class": name}}, "price": price},
+    }
 
 
 def tenant(name: str, namespaces: list[str], guarantees: dict[str, int] | None = None, **extra: Any) -> Obj:
     spec: Obj = {"namespaces": namespaces, **extra}
     if guarantees:
         spec["guarantees"] = [{"hostClass": c, "count": n} for c, n in guarantees.items()]
-    return {"metadata": {"name": name, "uid": f"u-{name}", "generation": 1, "resourceVersion": "1"}, "spec": spec}
+    return {
+        "metadata": {"name": name, "uid": f"u-{name}", "generation": 1, "resourceVersion": "1"},
+        "spec": spec,
+    }
 
 
 def claim(namespace: str, name: str, count: int, created: str = "2026-01-01T00:00:00Z", **spec: Any) -> Obj:
@@ -101,7 +114,7 @@ class Cluster:
     tenants: list[Obj] = field(default_factory=list)
     reservations: list[Obj] = field(default_factory=list)
     claims: list[Obj] = field(default_factory=list)
-    options: TenancyOptions = TenancyOptions()
+    options: TenancyOptions = field(default_factory=TenancyOptions)
 
     def host(self, name: str) -> Obj:
         return next(h for h in self.hosts if meta(h)["name"] == name)
@@ -124,14 +137,18 @@ class Cluster:
             new["metadata"]["resourceVersion"] = str(int(old["metadata"]["resourceVersion"]) + 1)
             self.hosts[index] = new
         for record in p.add_finalizers:
-            self.claim(record.namespace, record.name)["metadata"].setdefault("finalizers", []).append(keys.FINALIZER)
+            self.claim(record.namespace, record.name)["metadata"].setdefault("finalizers", []).append(
+                keys.FINALIZER
+            )
         for record in p.remove_finalizers:
             self.claims.remove(self.claim(record.namespace, record.name))  # deletion completes
         for t in w.tenants:
             verdict = p.admission.verdicts[f"Tenant/{t.name}"]
             obj = next(o for o in self.tenants if meta(o)["name"] == t.name)
             if verdict.admitted:
-                obj["metadata"].setdefault("annotations", {})[keys.ADMITTED] = json.dumps(dict(t.spec_tenant.guarantees))
+                obj["metadata"].setdefault("annotations", {})[keys.ADMITTED] = json.dumps(
+                    dict(t.spec_tenant.guarantees)
+                )
             obj["status"] = tenant_status(t, verdict, p, obj.get("status") or {}, now)
         for r in w.reservations:
             verdict = p.admission.verdicts[f"Reservation/{r.name}"]

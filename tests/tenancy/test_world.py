@@ -80,7 +80,11 @@ def test_holder_from_consumer_ref_and_annotations() -> None:
 
 def test_foreign_consumer_is_not_ours() -> None:
     obj = bmh("h1")
-    obj["spec"]["consumerRef"] = {"apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "Metal3Machine", "name": "m"}
+    obj["spec"]["consumerRef"] = {
+        "apiVersion": "cluster.x-k8s.io/v1beta1",
+        "kind": "Metal3Machine",
+        "name": "m",
+    }
     record = host_of(obj, {}, NOW)
     assert record.foreign and record.host.holder is None
 
@@ -91,7 +95,9 @@ def test_requirements_conversion() -> None:
             "hostClass": "gpu",
             "selector": {
                 "matchLabels": {"hardware.teapot.dev/gpu-model": "a100"},
-                "matchExpressions": [{"key": "hardware.teapot.dev/cpu-cores", "operator": "Gt", "values": ["16"]}],
+                "matchExpressions": [
+                    {"key": "hardware.teapot.dev/cpu-cores", "operator": "Gt", "values": ["16"]}
+                ],
             },
             "resources": {"cpuCores": 8, "memoryGiB": 32, "gpus": 1},
         }
@@ -100,7 +106,10 @@ def test_requirements_conversion() -> None:
     assert cls == "gpu"
     assert [t.operator for t in requirements.labels] == [Operator.IN, Operator.GT]
     assert dict(requirements.minimums) == {"cpu": 8, "memory_gib": 32, "gpu": 1}
-    assert requirements.matches({"hardware.teapot.dev/gpu-model": "a100", "hardware.teapot.dev/cpu-cores": "32"}, {"cpu": 32, "memory_gib": 64, "gpu": 2})
+    assert requirements.matches(
+        {"hardware.teapot.dev/gpu-model": "a100", "hardware.teapot.dev/cpu-cores": "32"},
+        {"cpu": 32, "memory_gib": 64, "gpu": 2},
+    )
 
 
 def test_durations_and_times() -> None:
@@ -124,7 +133,9 @@ def test_tenant_admitted_snapshot_and_effective_guarantees() -> None:
 
 
 def test_reservation_and_claim() -> None:
-    r = reservation_record_of(reservation("ml", "night", 2, "2026-03-02T00:00:00Z", "2026-03-02T06:00:00Z"), "ml")
+    r = reservation_record_of(
+        reservation("ml", "night", 2, "2026-03-02T00:00:00Z", "2026-03-02T06:00:00Z"), "ml"
+    )
     assert r.current is not None and r.current.window is not None and r.error is None
     assert r.name == "ml/night" and r.current.count == 2
     recurring = reservation("ml", "daily", 1, "", "")

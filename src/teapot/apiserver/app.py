@@ -220,8 +220,6 @@ class APIServerApp:
                 raise errors.method_not_allowed("POST on a named resource is not supported")
             await h.create(req, send, info, ns, user.name)
         elif verb == "update":
-            if sub == "finalize" and info.kind == "Namespace":
-                sub = ""
             await h.update(req, send, info, ns, name, sub, user.name)
         elif verb == "patch":
             await h.patch(req, send, info, ns, name, sub, user.name)

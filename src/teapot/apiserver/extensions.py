@@ -81,7 +81,7 @@ def builtin_schema(info: ResourceInfo) -> CompiledSchema | None:
     defs = builtin_definitions()
     schema = _inline(defs, defs[name], frozenset({name}))
     if "metadata" in (schema.get("properties") or {}):
-        schema["properties"]["metadata"] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+        schema["properties"]["metadata"] = {"type": "object"}  # the root's metadata is never pruned
     try:
         return compile_schema(schema)
     except SchemaError:

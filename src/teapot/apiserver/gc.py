@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections import deque
 from typing import Any
@@ -30,6 +31,9 @@ Obj = dict[str, Any]
 _CTX = WriteContext(
     user="system:serviceaccount:kube-system:generic-garbage-collector", field_manager="teapot-apiserver"
 )
+
+_FINALIZE = dataclasses.replace(_CTX, subresource="finalize")  # only /finalize changes spec.finalizers
+_SCAN_PAGE = 1000
 
 # Work items: (kind, storage resource key, namespace, name, uid)
 Item = tuple[str, str, str, str, str]
@@ -87,9 +91,15 @@ class Collector:
         for uid in store.orphaned_owner_uids():
             self._push(("owner-gone", "", "", "", uid))
         for key in store.resources():
-            for row in store.list(key):
-                if b'"deletionTimestamp"' in row.data:
-                    self._enqueue_object(key, orjson.loads(row.data))
+            after: tuple[str, str] | None = None
+            while True:  # in pages: a large store is never all in memory at once
+                rows = store.list(key, after=after, limit=_SCAN_PAGE)
+                for row in rows:
+                    if b'"deletionTimestamp"' in row.data:
+                        self._enqueue_object(key, orjson.loads(row.data))
+                if len(rows) < _SCAN_PAGE:
+                    break
+                after = (rows[-1].namespace, rows[-1].name)
 
     # -- loop ----------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -259,7 +269,7 @@ class Collector:
             new["spec"] = dict(
                 spec, finalizers=[f for f in spec.get("finalizers") or [] if f != "kubernetes"]
             )
-            self.objects.update(info, "", name, new, _CTX, old=obj)
+            self.objects.update(info, "", name, new, _FINALIZE, old=obj)
             found = self._get("/namespaces", "", name)
             if found is not None and not found[1]["metadata"].get("finalizers"):
                 self.objects.delete(info, "", name, _CTX)

@@ -44,6 +44,8 @@ from teapot.apiserver.storage import StoredObject
 from teapot.apiserver.watch import BOOKMARK, ERROR
 
 Obj = dict[str, Any]
+Rows = list[StoredObject]
+LIST_CHUNK = 1000  # lists longer than this are streamed in chunks of this many items
 BOOKMARK_INTERVAL = 60.0  # kube sends a progress bookmark about once a minute
 
 
@@ -219,8 +221,30 @@ class ResourceHandlers:
             )
             return
         head = orjson.dumps({"kind": info.list_kind, "apiVersion": info.group_version, "metadata": meta})[:-1]
-        body = b"".join((head, b',"items":[', b",".join(self._item_bytes(info, r) for r in rows), b"]}"))
-        await send_bytes(send, 200, body)
+        if len(rows) <= LIST_CHUNK:
+            body = b"".join((head, b',"items":[', b",".join(self._item_bytes(info, r) for r in rows), b"]}"))
+            await send_bytes(send, 200, body)
+            return
+        await self._stream_list(send, info, head, rows)
+
+    async def _stream_list(self, send: Send, info: ResourceInfo, head: bytes, rows: Rows) -> None:
+        """A large list, read at once (one consistent state) but sent in chunks as the client takes
+        them, releasing rows as they go: the response is never held in memory twice (or three times,
+        counting the transport's buffer)."""
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"cache-control", b"no-cache, private")],
+            }
+        )
+        prefix = head + b',"items":['
+        while rows:
+            part = b",".join(self._item_bytes(info, r) for r in rows[:LIST_CHUNK])
+            del rows[:LIST_CHUNK]
+            await send({"type": "http.response.body", "body": prefix + part, "more_body": True})
+            prefix = b","
+        await send({"type": "http.response.body", "body": b"]}"})
 
     def _check_list_rv(self, req: Request, current: int) -> None:
         """kube's list resourceVersion semantics: unset/"0" any, NotOlderThan (default) or Exact."""

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -118,6 +125,7 @@ class APIServerMetrics:
             registry=self.registry,
         )
         self.registry.register(_StateCollector(watchers, objects))
+        ProcessCollector(registry=self.registry)  # process_open_fds, process_resident_memory_bytes …
 
     def observe(
         self, info: RequestInfo, method: str, content_type: str, dry_run: bool, code: int, seconds: float

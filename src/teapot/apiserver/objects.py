@@ -421,6 +421,16 @@ class ObjectService:
                     obj["status"] = copy.deepcopy(old["status"])
                 else:
                     obj.pop("status", None)
+            if info.group == "" and info.kind == "Namespace" and sub != "finalize":
+                # kube: a Namespace's spec.finalizers change only through its /finalize subresource
+                old_finalizers = (old.get("spec") or {}).get("finalizers")
+                spec = obj.get("spec")
+                if not isinstance(spec, dict):
+                    spec = obj["spec"] = {}
+                if old_finalizers is None:
+                    spec.pop("finalizers", None)
+                else:
+                    spec["finalizers"] = copy.deepcopy(old_finalizers)
             # fields the server owns
             for k in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
                 if k in old_meta:

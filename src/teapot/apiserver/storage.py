@@ -125,8 +125,8 @@ class Store:
             args.append(limit)
         return [StoredObject(*row) for row in self._db.execute(sql, args)]
 
-    @staticmethod
     def _where(
+        self,
         resource: str,
         namespace: str | None,
         after: tuple[str, str] | None,
@@ -141,10 +141,20 @@ class Store:
         if name is not None:
             sql += " AND name=?"
             args.append(name)
-        if after is not None:
+        # With the namespace pinned, the paging key is a name: SQLite then walks objects_by_namespace
+        # in order; a row-value comparison (or a bare crv filter) makes it sort in a temp B-tree.
+        if after is not None and namespace is not None:
+            if after[0] == namespace:
+                sql += " AND name>?"
+                args.append(after[1])
+            elif after[0] > namespace:
+                sql += " AND 0"
+        elif after is not None:
             sql += " AND (namespace, name) > (?, ?)"
             args.extend(after)
-        if created_by is not None:
+        if created_by is not None and created_by < self._rv:  # else every object qualifies
+            if after is None and namespace is not None:
+                sql += " AND name>''"  # keeps the planner on the ordered index walk
             sql += " AND crv<=?"
             args.append(created_by)
         return sql, args

@@ -37,9 +37,11 @@ from teapot.runtime import (
     generation_changed,
 )
 from teapot.tenancy import keys
-from teapot.tenancy.planner import Plan, TenancyOptions, plan
+from teapot.tenancy.options import TenancyOptions
+from teapot.tenancy.planner import Plan, plan
 from teapot.tenancy.status import (
     claim_status,
+    host_class_counts,
     host_differs,
     render_host,
     reservation_status,
@@ -120,11 +122,12 @@ class AllocationReconciler:
         conflicts += await self._write_snapshots(p, tenants, reservations)
         conflicts += await self._write_finalizers(p)
         conflicts += await self._write_hosts(p, host_objs)
-        await self._write_statuses(p, tenants, reservations, now)
-        self._emit_events(p)
         if conflicts:
+            # some intents did not land: statuses written now would describe bindings that don't exist
             log.info("allocation: %d write conflict(s); retrying from fresh caches", conflicts)
             return Result(requeue=True)
+        await self._write_statuses(p, tenants, reservations, now)
+        self._emit_events(p)
         return Result(requeue_after=p.requeue_after)
 
     async def _write_hosts(self, p: Plan, host_objs: dict[str, KubeObject]) -> int:
@@ -208,8 +211,20 @@ class AllocationReconciler:
         return 0
 
     async def _patch_status(self, ref: Any, obj: KubeObject, status: dict[str, Any]) -> None:
-        if not status_changed(obj.get("status") or {}, status):
+        old = obj.get("status") or {}
+        if not status_changed(old, status):
             return
+        if (
+            ref in (keys.TENANTS, keys.RESERVATIONS)
+            and status.get("reason") in _WARN
+            and (
+                old.get("reason"),
+                old.get("message"),
+            )
+            != (status.get("reason"), status.get("message"))
+        ):
+            # refusals and risks: one Event when the verdict changes, not one per pass
+            self.recorder.event(obj, "Warning", str(status["reason"]), str(status.get("message", "")))
         m = meta(obj)
         try:
             await self.client.patch(
@@ -245,6 +260,12 @@ class AllocationReconciler:
                 continue
             status = reservation_status(r, verdict, p, obj.get("status") or {}, now)
             await self._patch_status(keys.RESERVATIONS, obj, status)
+        counts = host_class_counts(p)
+        for obj in self.classes.store.list():
+            name = str(meta(obj).get("name", ""))
+            await self._patch_status(
+                keys.HOSTCLASSES, obj, counts.get(name, {"hosts": 0, "healthy": 0, "free": 0})
+            )
 
     def _emit_events(self, p: Plan) -> None:
         informers: dict[str, SharedInformer] = {
@@ -258,28 +279,9 @@ class AllocationReconciler:
                 self.recorder.event(
                     obj, "Warning" if event.type == "Warning" else "Normal", event.reason, event.message
                 )
-        # refusals and risks: once per change (the recorder aggregates repeats into a count)
-        for verdict in p.admission.verdicts.values():
-            if verdict.checked and not verdict.admitted:
-                obj = informers[verdict.kind].store.get(ObjectKey.parse(verdict.name))
-                if obj is not None:
-                    self.recorder.event(
-                        obj, "Warning", verdict.explanation.reason, verdict.explanation.message
-                    )
-        for conflict in p.admission.at_risk.conflicts:
-            for gkey in conflict.guarantees:
-                kind, name = _owner_of_guarantee(gkey)
-                obj = informers[kind].store.get(ObjectKey.parse(name))
-                if obj is not None:
-                    self.recorder.event(obj, "Warning", "GuaranteeAtRisk", conflict.explanation.message)
 
 
-def _owner_of_guarantee(key: str) -> tuple[str, str]:
-    """``tenant/<name>/<class>`` → Tenant name; ``reservation/<ns>/<name>`` → Reservation key."""
-    kind, _, rest = key.partition("/")
-    if kind == "tenant":
-        return "Tenant", rest.partition("/")[0]
-    return "Reservation", rest
+_WARN = frozenset({"GuaranteesOverCommitted", "GuaranteeAtRisk", "InvalidSpec"})
 
 
 def setup_allocation_controller(

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from teapot.allocation import (
-    DEFAULT_LEAD_TIME,
     Allocator,
     Band,
     ClaimDecision,
     Explanation,
+    Holder,
     HostClass,
     Inventory,
     Policy,
@@ -36,16 +36,15 @@ from teapot.allocation import (
     Window as DomainWindow,
 )
 from teapot.tenancy.admission import AdmissionOutcome, admit
-from teapot.tenancy.world import ClaimRecord, HostRecord, ReservationRecord, TenantRecord, format_time
-
-
-@dataclass(frozen=True)
-class TenancyOptions:
-    """Timing of allocation. Tests shrink these; production keeps the domain defaults."""
-
-    lead_time: timedelta = DEFAULT_LEAD_TIME
-    grace_period: timedelta = timedelta(minutes=2)
-    resync: timedelta = timedelta(minutes=5)
+from teapot.tenancy.options import TenancyOptions
+from teapot.tenancy.world import (
+    CLEANING,
+    ClaimRecord,
+    HostRecord,
+    ReservationRecord,
+    TenantRecord,
+    format_time,
+)
 
 
 @dataclass(frozen=True)
@@ -129,15 +128,23 @@ def plan(
         outcome.reservations.values(),
         Policy(options.lead_time, options.grace_period),
     )
+    claims = _with_reservation_bands(claims, reservations)
     by_claim = {c.claim.name: c for c in claims}
     live = {name for name, c in by_claim.items() if not c.deleting and c.claim.tenant}
     intents: dict[str, HostIntent] = {}
     events: list[EventIntent] = []
     wakeups: list[datetime] = []
 
-    def release(name: str) -> None:
+    def hold_for_cleaning(name: str, promise: Reclaim | None = None) -> None:
+        """A released host is cleaned before anyone else gets it: never released and re-bound in
+        one write (the host controller must deprovision it in between)."""
+        if inventory.hosts[name].holder is None:
+            inventory.bind(name, Holder("", CLEANING, Band.RESERVED, now))
+        intents[name] = HostIntent(name, None, promise)
+
+    def release(name: str, promise: Reclaim | None = None) -> None:
         inventory.release(name)
-        intents[name] = HostIntent(name, None)
+        hold_for_cleaning(name, promise)
 
     # 2. hosts of deleted, vanished, replaced or tenant-less claims
     for record in ours:
@@ -148,13 +155,15 @@ def plan(
         if owner is None or consumer.claim not in live or (consumer.uid and consumer.uid != owner.uid):
             release(record.host.name)
 
-    # 3. reclaims that are due
+    # 3. reclaims that are due; their claims decide first, so the freed hosts go where promised
+    due_reclaimers: set[str] = {r.promised_to for r in ours if r.promised_to and r.promised_to in live}
     for record in ours:
         h = inventory.hosts[record.host.name]
         if h.holder is None or h.holder.reclaimed_by is None or record.reclaim_at is None:
             continue
         if h.holder.reclaimed_by in live and record.reclaim_at <= now:
-            release(h.name)
+            due_reclaimers.add(h.holder.reclaimed_by)
+            release(h.name, Reclaim(h.holder.reclaimed_by, record.reclaim_at, record.reclaim_reason))
             events.append(
                 EventIntent(
                     "HostClaim",
@@ -190,7 +199,7 @@ def plan(
     add_finalizers: list[ClaimRecord] = []
     remove_finalizers: list[ClaimRecord] = []
     decisions: dict[str, ClaimDecision] = {}
-    for cr in sorted(claims, key=_order):
+    for cr in sorted(claims, key=lambda c: (c.claim.name not in due_reclaimers, *_order(c))):
         name = cr.claim.name
         if cr.deleting:
             if cr.has_finalizer and not inventory.held_by_claim(name) and not _still_consumed(ours, name):
@@ -202,8 +211,6 @@ def plan(
             continue
         decision = allocator.decide(cr.claim, now)
         decisions[name] = decision
-        for host in decision.release:
-            release(host)
         for assignment in decision.bind:
             intents[assignment.host] = HostIntent(
                 assignment.host, Binding(cr, assignment.band, now, cr.claim.reservation)
@@ -223,6 +230,8 @@ def plan(
                     )
                 )
         allocator.apply(decision, cr.claim, now)
+        for host in decision.release:
+            hold_for_cleaning(host)
         if decision.bind:
             bound = ", ".join(a.host for a in decision.bind)
             events.append(EventIntent("HostClaim", name, "Normal", "Bound", f"bound {bound}"))
@@ -274,6 +283,21 @@ def plan(
         max(0.2, requeue),
         tuple(host_classes),
     )
+
+
+def _with_reservation_bands(
+    claims: Sequence[ClaimRecord], reservations: Sequence[ReservationRecord]
+) -> list[ClaimRecord]:
+    """A claim made through a reservation gets the reservation's band (``spec.band``, default
+    ``reserved``) when that is higher: the reservation is what the tenant was promised."""
+    bands = {r.name: r.band for r in reservations}
+    out = []
+    for c in claims:
+        band = bands.get(c.claim.reservation or "")
+        if band is not None and band.rank > c.claim.band.rank:
+            c = replace(c, claim=replace(c.claim, band=band))
+        out.append(c)
+    return out
 
 
 def _still_consumed(hosts: Sequence[HostRecord], claim: str) -> bool:

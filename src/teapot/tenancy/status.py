@@ -178,6 +178,20 @@ def reservation_status(
     return status
 
 
+def host_class_counts(plan: Plan) -> dict[str, dict[str, Any]]:
+    """``status`` of each HostClass: hosts in it, healthy ones, free ones (not held, not cleaning)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, host in plan.inventory.hosts.items():
+        cls = plan.inventory.host_class(name)
+        if cls is None:
+            continue
+        row = out.setdefault(cls, {"hosts": 0, "healthy": 0, "free": 0})
+        row["hosts"] += 1
+        row["healthy"] += int(host.healthy)
+        row["free"] += int(host.healthy and host.holder is None)
+    return out
+
+
 def status_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     """Whether writing ``new`` would change anything (``None`` values mean "absent")."""
     return any(old.get(k) != v for k, v in new.items() if v is not None) or any(
@@ -202,6 +216,8 @@ def render_host(obj: KubeObject, intent: HostIntent) -> KubeObject:
         labels.pop(keys.CLAIM_LABEL, None)
         for field in ("consumerRef", "image", "userData"):
             spec.pop(field, None)
+        if intent.reclaim is not None:  # released for a reclaiming claim: it decides first
+            annotations[keys.RECLAIMED_BY] = intent.reclaim.by
     else:
         claim = binding.claim
         labels[keys.TENANT_LABEL] = claim.claim.tenant

@@ -53,6 +53,11 @@ from teapot.tenancy import keys
 KubeObject = dict[str, Any]
 
 USABLE_STATES = frozenset({"available", "ready", "provisioning", "provisioned", "deprovisioning"})
+#: States in which a host without a consumer may be handed out: it has been cleaned.
+FREE_STATES = frozenset({"available", "ready"})
+#: The pseudo-claim holding a host between release and the end of its cleaning. Its band is the
+#: highest, so it is never a pre-emption victim; its tenant is nobody's.
+CLEANING = "(cleaning)"
 _RESOURCE_LABELS = {
     L.HW_CPU_CORES: "cpu",
     L.HW_MEMORY_GIB: "memory_gib",
@@ -349,6 +354,7 @@ class HostRecord:
     foreign: bool  # consumed by something that is not a HostClaim: not ours to allocate
     reclaim_at: datetime | None
     reclaim_reason: str
+    promised_to: str | None = None  # a free host released for a reclaiming claim: it decides first
 
 
 def _int_label(value: str | None) -> int | None:
@@ -402,6 +408,9 @@ def host_of(obj: KubeObject, tenant_of_namespace: Mapping[str, str], epoch: date
             )
         else:
             foreign = True
+    elif healthy and state not in FREE_STATES:
+        # released but not yet cleaned: nobody may have it until the host controller is done
+        holder = Holder(tenant="", claim=CLEANING, band=Band.RESERVED, since=epoch)
     host = Host(
         str(m.get("name", "")),
         labels_of(traits),
@@ -420,6 +429,7 @@ def host_of(obj: KubeObject, tenant_of_namespace: Mapping[str, str], epoch: date
         foreign,
         reclaim_at if holder is not None and holder.reclaimed_by else None,
         ann.get(keys.RECLAIM_REASON, ""),
+        ann.get(keys.RECLAIMED_BY) or None if consumer is None else None,
     )
 
 

@@ -32,6 +32,7 @@ import random
 import tarfile
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -73,8 +74,10 @@ LOG = logging.getLogger(__name__)
 
 #: Reported to Ironic as ``agent_version`` (IPA of the 2025.2 series).
 AGENT_VERSION = "11.2.0"
-#: Bare-metal API version for lookup/heartbeat: token (1.62) and agent_verify_ca (1.68) fields.
-API_VERSION = "1.68"
+#: Bare-metal API version: agent_verify_ca in heartbeats (1.68), continue_inspection with lookup data (1.84).
+API_VERSION = "1.84"
+#: How often a booted agent offers its inventory before assuming it was not booted for inspection.
+_INSPECTION_ATTEMPTS = 30
 HARDWARE_MANAGER = "GenericHardwareManager"
 HARDWARE_MANAGER_VERSION = {HARDWARE_MANAGER: "1.2"}
 
@@ -147,6 +150,8 @@ class AgentSettings:
     #: Upper bound for the heartbeat interval Ironic asks for (``None``: follow Ironic).
     max_heartbeat_interval_s: float | None = None
     lookup_retry_s: float = 1.0
+    #: Offer inspection data at boot (``/v1/continue_inspection``), for ``inspect_interface=agent``.
+    inspection: bool = True
     #: PEM certificate of the agents' HTTPS listener, sent as ``agent_verify_ca`` (``None``: plain HTTP).
     verify_ca: str | None = None
 
@@ -180,12 +185,14 @@ class EmulatedAgent:
         self.permitted_formats: tuple[str, ...] = ()
         self.heartbeats = 0
         self.last_error: str | None = None
+        self.inspected = False
+        self._inspection_attempts = 0
         self._lookup_node: dict[str, Any] = {}
         self._commands: dict[str, CommandRecord] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._partition_uuids: dict[str, str] = {}
-        self._log: list[str] = []
+        self._log: deque[str] = deque(maxlen=2000)
         self._main: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -213,15 +220,17 @@ class EmulatedAgent:
     async def _run(self) -> None:
         await self._sleep_emulated(self.settings.timings.ramdisk_boot_s)
         self.phase = AgentPhase.LOOKUP
-        if not await self._lookup():
+        if not await self._find_node():
             return
         self.phase = AgentPhase.RUNNING
         while True:
+            self._wake.clear()  # before, so a command finishing during this round wakes the next
+            if self._may_inspect():
+                await self._continue_inspection()
             await self._heartbeat()
             interval = self.heartbeat_timeout_s * random.uniform(0.3, 0.6)
             if self.settings.max_heartbeat_interval_s is not None:
                 interval = min(interval, self.settings.max_heartbeat_interval_s)
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
 
@@ -234,23 +243,67 @@ class EmulatedAgent:
     def _headers(self) -> dict[str, str]:
         return {"X-OpenStack-Ironic-API-Version": API_VERSION, "Content-Type": "application/json"}
 
-    async def _lookup(self) -> bool:
-        url = f"{self.settings.ironic_url}/v1/lookup"
-        params = {"addresses": ",".join(self.host.macs)}
+    async def _find_node(self) -> bool:
+        """Inspection (if Ironic is waiting for it), else lookup, retried until one succeeds."""
         delay = self.settings.lookup_retry_s
         while True:
-            try:
-                async with self._session.get(url, params=params, headers=self._headers()) as response:
-                    if response.status == 200:
-                        body = await response.json()
-                        break
-                    self._note(f"lookup: HTTP {response.status}")
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                self._note(f"lookup failed: {exc}")
+            if self._may_inspect():
+                body = await self._continue_inspection()
+                if body is not None:
+                    return self._adopt(body, "inspection")
+            body = await self._try_lookup()
+            if body is not None:
+                return self._adopt(body, "lookup")
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 10.0)
+
+    async def _try_lookup(self) -> dict[str, Any] | None:
+        url = f"{self.settings.ironic_url}/v1/lookup"
+        params = {"addresses": ",".join(self.host.macs)}
+        try:
+            async with self._session.get(url, params=params, headers=self._headers()) as response:
+                if response.status == 200:
+                    body: dict[str, Any] = await response.json()
+                    return body
+                self._note(f"lookup: HTTP {response.status}")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._note(f"lookup failed: {exc}")
+        return None
+
+    def _may_inspect(self) -> bool:
+        """IPA inspects when booted for inspection; an emulated agent cannot read the kernel
+        parameters that say so, so it offers its inventory a few times until Ironic either takes it
+        or starts sending commands (a cleaning or deploy boot)."""
+        return (
+            self.settings.inspection
+            and not self.inspected
+            and not self._commands
+            and self._inspection_attempts < _INSPECTION_ATTEMPTS
+        )
+
+    async def _continue_inspection(self) -> dict[str, Any] | None:
+        """Post the inventory to ``/v1/continue_inspection``; Ironic answers 404 unless inspecting."""
+        from teapot.fleet.agent.inventory import inspection_data
+
+        self._inspection_attempts += 1
+        url = f"{self.settings.ironic_url}/v1/continue_inspection"
+        try:
+            async with self._session.post(
+                url, data=json.dumps(inspection_data(self.host)), headers=self._headers()
+            ) as response:
+                if response.status in (200, 202):
+                    self.inspected = True
+                    self._note("inspection data accepted")
+                    body: dict[str, Any] = await response.json()
+                    return body
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._note(f"continue_inspection failed: {exc}")
+        return None
+
+    def _adopt(self, body: Mapping[str, Any], source: str) -> bool:
+        """Take node and token from a lookup (or a continue_inspection answer, same shape)."""
         node, config = body.get("node") or {}, body.get("config") or {}
-        self._lookup_node = node
+        self._lookup_node = dict(node)
         self.node_uuid = node.get("uuid")
         token = config.get("agent_token")
         self.heartbeat_timeout_s = float(config.get("heartbeat_timeout") or 300)
@@ -261,12 +314,12 @@ class EmulatedAgent:
         if not token or token == "******":
             # The token was pre-generated and put on kernel parameters we cannot read (Ironic built
             # the ISO from deploy_kernel/deploy_ramdisk), or another agent already took it.
-            self.last_error = "no usable agent token from lookup (pre-generated or already issued)"
+            self.last_error = f"no usable agent token from {source} (pre-generated or already issued)"
             self.phase = AgentPhase.FAILED
             self._note(self.last_error)
             return False
         self.token = str(token)
-        self._note(f"looked up as node {self.node_uuid}, heartbeat timeout {self.heartbeat_timeout_s:.0f}s")
+        self._note(f"{source}: node {self.node_uuid}, heartbeat timeout {self.heartbeat_timeout_s:.0f}s")
         return True
 
     async def _heartbeat(self) -> None:

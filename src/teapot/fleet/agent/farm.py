@@ -2,7 +2,9 @@
 
 Why a farm and not an agent per host process: a real IPA runs on its own host with its own IP;
 emulated hosts share 127.0.0.1, and a thousand listeners would cost a thousand ports and tasks
-for nothing.  One aiohttp server does two jobs:
+for nothing.  One aiohttp application does two jobs, on two listeners (plain HTTP for the
+emulator's notifier, which does not trust self-signed certificates; HTTPS for Ironic, which by
+default refuses plain-HTTP agent callbacks and verifies the certificate the agent sends):
 
 * ``PUT /notify`` receives the fleet emulator's state documents (every power, boot-device and
   virtual-media change).  When a host powers **on** with its boot device on the virtual CD and the
@@ -30,6 +32,7 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -85,11 +88,14 @@ class AgentFarmSettings:
     #: Ironic as ``agent_verify_ca`` — what IPA does, and what Ironic requires unless
     #: ``[agent]require_tls = false``.  Ironic stores it under ``[agent]certificates_path``.
     tls: bool = True
+    #: Agents offer inspection data at boot (agent inspection); off = lookup only.
+    inspection: bool = True
 
     def agent_settings(self, verify_ca: str | None = None) -> AgentSettings:
         return AgentSettings(
             ironic_url=self.ironic_url.rstrip("/"),
             verify_ca=verify_ca,
+            inspection=self.inspection,
             time_scale=self.time_scale,
             timings=self.timings,
             max_heartbeat_interval_s=self.max_heartbeat_interval_s,
@@ -345,22 +351,23 @@ class AgentFarm:
 
     async def _power(self, host: Host, action: PowerAction) -> None:
         """Power the host off (or reboot it) through its BMC, as ``poweroff`` in a ramdisk would."""
-        if self._fleet is None:
+        if self._fleet is None or self._session is None:
             LOG.warning("agent on %s asked for %s but no fleet is attached", host.name, action.value)
             return
         fleet_host = self._fleet.host(host.name)
         url = f"{fleet_host.system_url}/Actions/ComputerSystem.Reset"
-        auth = aiohttp.BasicAuth(fleet_host.credentials.username, fleet_host.credentials.password)
+        creds = fleet_host.credentials
+        auth = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
         try:
             async with self._require_session().post(
                 url,
                 json={"ResetType": action.value},
-                auth=auth,
+                headers={"Authorization": f"Basic {auth}"},
                 ssl=not fleet_host.disable_certificate_verification,
             ) as response:
                 if response.status >= 300:
                     LOG.warning("%s of %s: BMC answered %s", action.value, host.name, response.status)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientError, TimeoutError, RuntimeError) as exc:  # RuntimeError: farm stopping
             LOG.warning("%s of %s failed: %s", action.value, host.name, exc)
 
     # -- the agents' command API -----------------------------------------------------------------

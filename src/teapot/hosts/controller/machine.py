@@ -53,6 +53,15 @@ _NEXT: float | None = None
 Handler = Callable[[HostContext, World], Awaitable[Step]]
 
 
+def _message(result: Result) -> str:
+    """The provisioner's error message; a bare error type gets the engine's state added."""
+    assert result.error is not None
+    message = result.error.message
+    if message == result.error.type.value and result.status is not None:
+        message = f"{message} (provisioner state {result.status.engine_state!r})"
+    return message
+
+
 class HostStateMachine:
     def __init__(
         self,
@@ -105,8 +114,12 @@ class HostStateMachine:
             if waiting is not None:
                 return waiting
             if ctx.state not in (S.NONE, S.UNMANAGED, S.REGISTERING):
-                ctx.node = await self.provisioner.observe(ctx.ref)
-                if self._needs_registration(ctx, world):
+                # Transient states learn the node's state from their own call; looking it up as
+                # well would double the load on the engine while many hosts are busy.
+                observed = ctx.retrying or ctx.state in STABLE_STATES or ctx.state == S.PROVISIONING
+                if observed:
+                    ctx.node = await self.provisioner.observe(ctx.ref)
+                if self._needs_registration(ctx, world, observed):
                     registered = await self._register(ctx, world)
                     if registered is not None:
                         return registered
@@ -152,8 +165,8 @@ class HostStateMachine:
             or (tried.get("credentials") or {}).get("name") != secret.name
         )
 
-    def _needs_registration(self, ctx: HostContext, world: World) -> bool:
-        if ctx.node is None:
+    def _needs_registration(self, ctx: HostContext, world: World, observed: bool) -> bool:
+        if observed and ctx.node is None:
             return True
         secret = self._credentials(ctx, world)
         good = ctx.status.get("goodCredentials") or {}
@@ -191,7 +204,7 @@ class HostStateMachine:
         )
         result = await self.provisioner.register(ctx.ref, spec, force=ctx.retrying)
         if result.error is not None:
-            message = result.error.message
+            message = _message(result)
             if bmc.address not in message:
                 message = f"BMC {bmc.address}: {message}"
             return ctx.fail(kind, message)
@@ -199,7 +212,7 @@ class HostStateMachine:
             ctx.provisioning["ID"] = result.status.provisioning_id
             ctx.node = result.status
         if result.in_progress:
-            return ctx.finish(result.requeue_after or self.options.busy_poll)
+            return ctx.finish(self._poll(ctx, result))
         ctx.status["goodCredentials"] = version
         ctx.observe_power(result.status)
         if ctx.error_type == "":
@@ -210,8 +223,13 @@ class HostStateMachine:
     def _cleaning(ctx: HostContext) -> CleaningMode:
         return CleaningMode(ctx.spec.automated_cleaning_mode or "metadata")
 
-    def _poll(self, result: Result) -> float:
-        return result.requeue_after or self.options.busy_poll
+    def _poll(self, ctx: HostContext, result: Result | None = None) -> float:
+        """How soon to look at a busy host again: the provisioner's hint at first, then slower the
+        longer the state lasts (a 10-minute cleaning need not be polled every second)."""
+        base = (result.requeue_after if result is not None else None) or self.options.busy_poll
+        since = parse_time(ctx.status.get("lastUpdated"))
+        elapsed = (ctx.now - since).total_seconds() if since is not None else 0.0
+        return min(max(base, elapsed * self.options.poll_growth), max(base, self.options.busy_poll_cap))
 
     # -- states ----------------------------------------------------------------------------------
     async def _new(self, ctx: HostContext, world: World) -> Step:
@@ -252,11 +270,11 @@ class HostStateMachine:
         requested = ctx.annotated(L.INSPECT) and ctx.annotations[L.INSPECT] != "disabled"
         result = await self.provisioner.inspect(ctx.ref, force=requested or ctx.retrying)
         if result.error is not None:
-            return ctx.fail(ErrorType.INSPECTION, result.error.message)
+            return ctx.fail(ErrorType.INSPECTION, _message(result))
         if requested and result.status is not None and result.status.state == S.INSPECTING:
             ctx.remove_annotations.append(L.INSPECT)  # the requested inspection has started
         if result.in_progress or result.details is None:
-            return ctx.finish(self._poll(result))
+            return ctx.finish(self._poll(ctx, result))
         if requested:
             ctx.remove_annotations.append(L.INSPECT)
         document = hardware_document(result.details)
@@ -276,9 +294,9 @@ class HostStateMachine:
         # preparing is Ironic's "provide": automated cleaning per automatedCleaningMode.
         result = await self.provisioner.provide(ctx.ref)
         if result.error is not None:
-            return ctx.fail(ErrorType.PREPARATION, result.error.message)
+            return ctx.fail(ErrorType.PREPARATION, _message(result))
         if result.in_progress:
-            return ctx.finish(self._poll(result))
+            return ctx.finish(self._poll(ctx, result))
         ctx.observe_power(result.status)
         ctx.succeeded()
         ctx.goto(S.AVAILABLE, "ready for provisioning")
@@ -306,8 +324,8 @@ class HostStateMachine:
             # Re-registered (after detach or a lost Ironic database): make the node available again.
             result = await self.provisioner.provide(ctx.ref)
             if result.error is not None:
-                return ctx.fail(ErrorType.PREPARATION, result.error.message)
-            return ctx.finish(self._poll(result))
+                return ctx.fail(ErrorType.PREPARATION, _message(result))
+            return ctx.finish(self._poll(ctx, result))
         return await self._manage_power(ctx)
 
     async def _provisioning(self, ctx: HostContext, world: World) -> Step:
@@ -320,27 +338,27 @@ class HostStateMachine:
             ctx.status["errorCount"] = 0  # a new image gets its own retries
         node = ctx.node
         if node is not None and node.state == S.DEPROVISIONING:
-            return ctx.finish(self.options.busy_poll)  # undeploying after a failed attempt
+            return ctx.finish(self._poll(ctx))  # undeploying after a failed attempt
         if ctx.retrying and node is not None and node.state == S.PROVISIONING and not node.busy:
             # A failed deployment: undeploy (Ironic "deleted"), then deploy again.
             result = await self.provisioner.deprovision(ctx.ref, self._cleaning(ctx))
             if result.error is not None:
-                return ctx.fail(ErrorType.PROVISIONING, result.error.message)
+                return ctx.fail(ErrorType.PROVISIONING, _message(result))
             ctx.event(
                 "Normal",
                 "ProvisioningRetry",
                 f"attempt {ctx.error_count + 1} of {self.options.provisioning_retries + 1}",
             )
-            return ctx.finish(self._poll(result))
+            return ctx.finish(self._poll(ctx, result))
         try:
             spec = self._provision_spec(ctx, world)
         except ValueError as exc:
             return ctx.fail(ErrorType.PROVISIONING, str(exc))
         result = await self.provisioner.provision(ctx.ref, spec)
         if result.error is not None:
-            return ctx.fail(ErrorType.PROVISIONING, result.error.message)
+            return ctx.fail(ErrorType.PROVISIONING, _message(result))
         if result.in_progress:
-            return ctx.finish(self._poll(result))
+            return ctx.finish(self._poll(ctx, result))
         ctx.observe_power(result.status)
         ctx.succeeded()
         ctx.goto(S.PROVISIONED, f"image {ctx.spec.image.url}")
@@ -393,9 +411,9 @@ class HostStateMachine:
         mode = self._cleaning(ctx)
         result = await self.provisioner.deprovision(ctx.ref, mode)
         if result.error is not None:
-            return ctx.fail(ErrorType.PROVISIONING, result.error.message)
+            return ctx.fail(ErrorType.PROVISIONING, _message(result))
         if result.in_progress:
-            return ctx.finish(self._poll(result))
+            return ctx.finish(self._poll(ctx, result))
         started = parse_time(
             ((ctx.status.get("operationHistory") or {}).get("deprovision") or {}).get("start")
         )
@@ -423,9 +441,9 @@ class HostStateMachine:
         if ctx.annotated(L.REBOOT):
             result = await self.provisioner.reboot(ctx.ref)
             if result.error is not None:
-                return ctx.fail(ErrorType.POWER_MANAGEMENT, result.error.message)
+                return ctx.fail(ErrorType.POWER_MANAGEMENT, _message(result))
             if result.in_progress:
-                return ctx.finish(self._poll(result))
+                return ctx.finish(self._poll(ctx, result))
             ctx.remove_annotations.append(L.REBOOT)
             ctx.event("Normal", "Rebooted", "reboot requested by the reboot.metal3.io annotation")
             return ctx.finish(self.options.busy_poll)
@@ -434,7 +452,7 @@ class HostStateMachine:
         if node is not None and node.powered_on is not None and node.powered_on != wanted:
             result = await self.provisioner.power(ctx.ref, wanted)
             if result.error is not None:
-                return ctx.fail(ErrorType.POWER_MANAGEMENT, result.error.message)
+                return ctx.fail(ErrorType.POWER_MANAGEMENT, _message(result))
             if result.in_progress or (result.status is not None and result.status.powered_on != wanted):
                 if not node.busy:
                     ctx.event(
@@ -442,7 +460,7 @@ class HostStateMachine:
                         "PowerOn" if wanted else "PowerOff",
                         f"powering {'on' if wanted else 'off'} (online: {ctx.spec.online})",
                     )
-                return ctx.finish(self._poll(result))
+                return ctx.finish(self._poll(ctx, result))
             ctx.observe_power(result.status)
         if ctx.error_count and ctx.state in STABLE_STATES:
             ctx.succeeded()
@@ -458,9 +476,9 @@ class HostStateMachine:
         ctx.clear_error()
         result = await self.provisioner.detach(ctx.ref)
         if result.error is not None:
-            return ctx.fail(ErrorType.DETACH, result.error.message)
+            return ctx.fail(ErrorType.DETACH, _message(result))
         if result.in_progress:
-            return ctx.finish(self._poll(result))
+            return ctx.finish(self._poll(ctx, result))
         ctx.status["operationalStatus"] = "detached"
         ctx.provisioning.pop("ID", None)
         ctx.event("Normal", "Detached", "removed from the provisioner without deprovisioning")
@@ -473,7 +491,7 @@ class HostStateMachine:
             if ctx.annotated(L.DETACHED) and ctx.status.get("operationalStatus") != "detached":
                 result = await self.provisioner.detach(ctx.ref)
                 if result.error is not None or result.in_progress:
-                    return ctx.fail(ErrorType.DETACH, result.error.message if result.error else "detaching")
+                    return ctx.fail(ErrorType.DETACH, _message(result) if result.error else "detaching")
             return self._release(ctx)
         remaining = ctx.backoff_remaining()
         if remaining > 0:
@@ -501,19 +519,19 @@ class HostStateMachine:
             result = await self.provisioner.power(ctx.ref, False, hard=True)
             if result.error is not None:
                 if errors + 1 >= self.options.delete_power_off_attempts:
-                    ctx.goto(S.DELETING, f"giving up powering off: {result.error.message}")
+                    ctx.goto(S.DELETING, f"giving up powering off: {_message(result)}")
                     return ctx.finish(_NEXT)
-                return ctx.fail(ErrorType.POWER_MANAGEMENT, result.error.message)
+                return ctx.fail(ErrorType.POWER_MANAGEMENT, _message(result))
             ctx.observe_power(result.status)
             if result.in_progress or (result.status is not None and result.status.powered_on):
-                return ctx.finish(self._poll(result))
+                return ctx.finish(self._poll(ctx, result))
             ctx.goto(S.DELETING, "powered off")
             return ctx.finish(_NEXT)
         result = await self.provisioner.delete(ctx.ref)
         if result.error is not None:
-            return ctx.fail(ErrorType.PROVISIONING, result.error.message)
+            return ctx.fail(ErrorType.PROVISIONING, _message(result))
         if result.in_progress:
-            return ctx.finish(self._poll(result))
+            return ctx.finish(self._poll(ctx, result))
         return self._release(ctx)
 
     @staticmethod

@@ -41,6 +41,9 @@ class HostControllerOptions:
     backoff_jitter: float = 0.5
     #: How soon to look again while the provisioner is busy and did not say.
     busy_poll: float = 2.0
+    #: Busy hosts are polled every ``poll_growth`` times the time in the state, between ``busy_poll`` and this.
+    busy_poll_cap: float = 15.0
+    poll_growth: float = 0.1
     #: How often a host in a stable state is checked (power drift, node still known).
     stable_poll: float = 120.0
     #: How soon to look again when the provisioning engine itself is unreachable.

@@ -103,6 +103,23 @@ async def _stop_process(proc: asyncio.subprocess.Process, timeout: float) -> Non
         await proc.wait()
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGKILL it when the Teapot process that started it dies.
+
+    Without this, a crashed or killed Teapot leaves Ironic running (it may ignore SIGTERM for
+    ~90 s), holding its ports and SQLite database against the next start. Linux-only
+    (``prctl(PR_SET_PDEATHSIG)``); elsewhere it does nothing.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except OSError:
+        pass
+
+
 class IronicService:
     """Standalone Ironic (API + conductor in one process, SQLite, noauth) plus its image server.
 
@@ -185,6 +202,7 @@ class IronicService:
             stderr=http_log,
             stdin=asyncio.subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self._log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         out = self._open_log("ironic.stdout.log")
@@ -196,6 +214,7 @@ class IronicService:
             stderr=out,
             stdin=asyncio.subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         try:
             await self._wait_healthy(started + s.start_timeout)
