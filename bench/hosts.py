@@ -567,6 +567,9 @@ async def watch_hosts(kube: Kube, tracker: Tracker) -> None:
                     tracker.observe(event["object"], time.monotonic(), deleted=kind == "DELETED")
         except (TimeoutError, aiohttp.ClientError, OSError):
             await asyncio.sleep(0.2)
+        except Exception as exc:  # a bad event must not silently stop the measurement: relist
+            say(f"watch: {type(exc).__name__}: {exc}; relisting")
+            await asyncio.sleep(0.5)
 
 
 # -- orchestration ---------------------------------------------------------------------------------

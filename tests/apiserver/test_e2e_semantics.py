@@ -225,6 +225,20 @@ def test_events_are_one_resource_behind_core_and_events_api(
         seen.append((ev["type"], ev["object"].metadata.name, ev["object"].message))
         break
     assert seen == [("ADDED", "watched", "via watch")]
+    # and a watch through the new API, filtered in its own field names, sees it too
+    seen = []
+    for ev in watch.Watch().stream(
+        ev1.list_namespaced_event,
+        namespace,
+        resource_version=rv,
+        field_selector="regarding.name=cfg,reason=Watched",
+        timeout_seconds=2,
+    ):
+        seen.append(
+            (ev["type"], ev["object"].metadata.name, ev["object"].note, ev["raw_object"]["apiVersion"])
+        )
+        break
+    assert seen == [("ADDED", "watched", "via watch", "events.k8s.io/v1")]
 
     # deleting through one API deletes it for both
     ev1.delete_namespaced_event("new-style", namespace)
@@ -728,3 +742,81 @@ async def test_large_lists_are_streamed_in_chunks(tmp_path: Any, monkeypatch: py
         await asyncio.to_thread(run)
     finally:
         await server.stop()
+
+
+async def test_generated_name_collisions_are_retried(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """kube regenerates a taken generated name; only a name still taken after 8 tries is a 409."""
+    import asyncio
+
+    from teapot.apiserver import objects
+    from teapot.apiserver.server import EmbeddedAPIServer, ServerSettings
+
+    suffixes = iter(["aaaaa", "aaaaa", "aaaaa", "bbbbb"] + ["ccccc"] * 16)
+    monkeypatch.setattr(objects, "generate_name", lambda prefix: prefix + next(suffixes))
+    server = EmbeddedAPIServer(ServerSettings(data_dir=tmp_path / "data", secure_port=0))
+    await server.start()
+    try:
+
+        def run() -> None:
+            from kubernetes import config
+
+            cfg = client.Configuration()
+            config.load_kube_config(config_file=str(server.kubeconfig), client_configuration=cfg)
+            with client.ApiClient(cfg) as api:
+                core = client.CoreV1Api(api)
+                body = {"metadata": {"generateName": "gen-"}}
+                assert core.create_namespaced_config_map("default", body).metadata.name == "gen-aaaaa"
+                assert core.create_namespaced_config_map("default", body).metadata.name == "gen-bbbbb"
+                assert core.create_namespaced_config_map("default", body).metadata.name == "gen-ccccc"
+                with pytest.raises(ApiException) as err:
+                    core.create_namespaced_config_map("default", body)
+                assert err.value.status == 409 and _status(err.value)["reason"] == "AlreadyExists"
+
+        await asyncio.to_thread(run)
+    finally:
+        await server.stop()
+
+
+def test_events_stored_apart_by_an_older_server_are_moved(tmp_path: Any) -> None:
+    """Data dirs from before Events became one resource: the events.k8s.io rows join core Events."""
+    import orjson
+
+    from teapot.apiserver.storage import Store
+    from tests.conftest import start_apiserver, stop_apiserver
+
+    data = tmp_path / "data"
+    data.mkdir()
+    store = Store(data / "state.db")
+    old = {
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": {"name": "legacy", "namespace": "default", "uid": "u-1", "resourceVersion": "2"},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "regarding": {"kind": "Namespace", "name": "default"},
+        "reason": "Old",
+        "note": "stored apart",
+        "type": "Normal",
+        "action": "Keep",
+        "reportingController": "teapot.dev/old",
+        "reportingInstance": "old-0",
+    }
+    store.put(
+        "events.k8s.io/events",
+        "default",
+        "legacy",
+        rv=store.next_rv(),
+        uid="u-1",
+        labels=None,
+        data=orjson.dumps(old),
+    )
+    store.close()
+    server = start_apiserver(data)
+    try:
+        with server.api_client() as api:
+            core = client.CoreV1Api(api).read_namespaced_event("legacy", "default")
+            assert core.message == "stored apart" and core.reporting_component == "teapot.dev/old"
+            new = client.EventsV1Api(api).read_namespaced_event("legacy", "default")
+            assert new.note == "stored apart" and new.metadata.uid == "u-1"
+            assert int(new.metadata.resource_version) > 2
+    finally:
+        stop_apiserver(server)

@@ -435,6 +435,7 @@ async def test_provisioning_failures_retry_a_bounded_number_of_times() -> None:
 
 async def test_concurrency_cap_delays_provisioning() -> None:
     h = Harness()
+    h.host["spec"]["bmc"]["address"] = "redfish+http://127.0.0.1:8000/redfish/v1/Systems/abc"  # network boot
     await h.run("available")
     h.world.slots = False
     h.edit_spec(image={"url": "http://img/live.iso", "format": "live-iso"})
@@ -446,6 +447,14 @@ async def test_concurrency_cap_delays_provisioning() -> None:
     h.world.slots = True
     await h.run("provisioned")
     assert h.status["operationalStatus"] == "OK"
+
+
+async def test_virtual_media_hosts_are_exempt_from_the_cap() -> None:
+    h = Harness()
+    await h.run("available")
+    h.world.slots = False
+    h.edit_spec(image={"url": "http://img/live.iso", "format": "live-iso"})
+    await h.run("provisioned")
 
 
 async def test_delete_provisioned_host_deprovisions_powers_off_and_deletes() -> None:

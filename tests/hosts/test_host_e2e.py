@@ -51,29 +51,32 @@ from teapot.hosts.controller import HostControllerOptions, setup_host_controller
 from teapot.hosts.ironic.provisioner import IronicProvisioner, IronicProvisionerSettings
 from teapot.runtime import ClientSettings, Manager, ManagerOptions, connect
 
-async def main(kubeconfig, ironic_url, deploy_iso):
+async def main(kubeconfig, ironic_url, deploy_iso, namespace):
     client = await connect(ClientSettings(kubeconfig=kubeconfig))
     manager = Manager(client, ManagerOptions(component="teapot-e2e", metrics_bind_address=None))
     options = HostControllerOptions(backoff_base=2.0, backoff_cap=10.0, busy_poll=1.0, stable_poll=10.0,
                                     unavailable_poll=2.0, delayed_poll=2.0)
     settings = IronicProvisionerSettings(url=ironic_url, poll_interval=1.0, deploy_iso=deploy_iso or None)
     provisioner = IronicProvisioner(settings)
-    setup_host_controller(manager, provisioner, options=options)
+    setup_host_controller(manager, provisioner, namespace=namespace, options=options)
     try:
         await manager.run()
     finally:
         await client.close()
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))
+asyncio.run(main(*sys.argv[1:5]))
 """
 
 
 class ControllerProcess:
     """``setup_host_controller`` in a child process (so the test can SIGKILL it)."""
 
-    def __init__(self, kubeconfig: Path, ironic_url: str, log: Path, deploy_iso: str = "") -> None:
-        self.args = [sys.executable, "-c", _RUNNER, str(kubeconfig), ironic_url, deploy_iso]
+    def __init__(
+        self, kubeconfig: Path, ironic_url: str, log: Path, namespace: str, deploy_iso: str = ""
+    ) -> None:
+        # One namespace per test: the session's API server holds other tests' hosts too.
+        self.args = [sys.executable, "-c", _RUNNER, str(kubeconfig), ironic_url, deploy_iso, namespace]
         self.log_path = log
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -122,9 +125,9 @@ def crds(apiserver: RunningAPIServer) -> None:
 
 @pytest.fixture
 def controller(
-    apiserver: RunningAPIServer, ironic: IronicService, crds: None, tmp_path: Path
+    apiserver: RunningAPIServer, ironic: IronicService, crds: None, namespace: str, tmp_path: Path
 ) -> Iterator[ControllerProcess]:
-    proc = ControllerProcess(apiserver.kubeconfig, ironic.url, tmp_path / "controller.log")
+    proc = ControllerProcess(apiserver.kubeconfig, ironic.url, tmp_path / "controller.log", namespace)
     proc.start()
     yield proc
     proc.stop()
@@ -228,7 +231,7 @@ async def test_fleet_lifecycle(
     hosts = Hosts(apiserver, namespace)
     names = LIFECYCLE_HOSTS
     hosts.enrol(fleet, names)
-    to_available = await hosts.wait(names, state_is("available"), timeout=180)
+    to_available = await hosts.wait(names, state_is("available"), timeout=300)
 
     nodes = ironic_nodes(ironic)
     for name in names:
@@ -260,7 +263,7 @@ async def test_fleet_lifecycle(
     image = {"url": f"{ironic.http_url}/{iso.name}", "format": "live-iso"}
     for name in names:
         hosts.patch(name, {"spec": {"image": image, "online": True}})
-    to_provisioned = await hosts.wait(names, state_is("provisioned"), timeout=180)
+    to_provisioned = await hosts.wait(names, state_is("provisioned"), timeout=300)
     nodes = ironic_nodes(ironic)
     for name in names:
         status = hosts.get(name)["status"]
@@ -271,7 +274,7 @@ async def test_fleet_lifecycle(
 
     for name in names:
         hosts.patch(name, {"spec": {"image": None}})
-    to_deprovisioned = await hosts.wait(names, state_is("available"), timeout=180)
+    to_deprovisioned = await hosts.wait(names, state_is("available"), timeout=300)
     for name in names:
         cleaning = hosts.get(name)["status"]["lastCleaning"]
         assert cleaning["mode"] == "disabled" and cleaning["durationSeconds"] > 0
@@ -279,7 +282,7 @@ async def test_fleet_lifecycle(
     deleted = names[:2]
     for name in deleted:
         hosts.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "baremetalhosts", name)
-    await hosts.wait_gone(deleted, timeout=120)
+    await hosts.wait_gone(deleted, timeout=240)
     nodes = ironic_nodes(ironic)
     assert not {node_name_of(namespace, n) for n in deleted} & set(nodes)
     assert {node_name_of(namespace, n) for n in names[2:]} <= set(nodes)
@@ -320,7 +323,7 @@ async def test_wrong_credentials_then_fixed(
     def registration_error(host: dict[str, Any]) -> bool:
         return (host.get("status") or {}).get("errorType") == "registration error"
 
-    await hosts.wait((name,), registration_error, timeout=120)
+    await hosts.wait((name,), registration_error, timeout=240)
     status = hosts.get(name)["status"]
     address = fleet.host(name).bmc_address
     assert address in status["errorMessage"] and status["operationalStatus"] == "error"
@@ -333,7 +336,7 @@ async def test_wrong_credentials_then_fixed(
 
     good = base64.b64encode(fleet.host(name).credentials.password.encode()).decode()
     hosts.core.patch_namespaced_secret(secret, namespace, {"data": {"password": good}})
-    recovered = await hosts.wait((name,), state_is("available"), timeout=120)
+    recovered = await hosts.wait((name,), state_is("available"), timeout=240)
     status = hosts.get(name)["status"]
     assert status["goodCredentials"]["credentialsVersion"] == status["triedCredentials"]["credentialsVersion"]
     print(f"\nrecovered {recovered:.1f}s after the Secret was fixed", file=sys.stderr)
@@ -349,7 +352,7 @@ async def test_controller_killed_mid_provisioning_converges(
     hosts = Hosts(apiserver, namespace)
     names = ("a02-u02", "b01-u02")
     hosts.enrol(fleet, names)
-    await hosts.wait(names, state_is("available"), timeout=180)
+    await hosts.wait(names, state_is("available"), timeout=300)
     iso = write_live_iso(ironic.http_root / f"live-{namespace}.iso")
     for name in names:
         hosts.patch(name, {"spec": {"image": {"url": f"{ironic.http_url}/{iso.name}", "format": "live-iso"}}})
@@ -358,14 +361,14 @@ async def test_controller_killed_mid_provisioning_converges(
     await asyncio.sleep(2.0)
     assert all(state_is("provisioning")(h) for h in hosts.all())
     controller.start()
-    await hosts.wait(names, state_is("provisioned"), timeout=180)
+    await hosts.wait(names, state_is("provisioned"), timeout=300)
     nodes = ironic_nodes(ironic)
     assert all(nodes[node_name_of(namespace, n)].provision_state == "active" for n in names)
     # exactly one Ironic node per host: nothing was registered twice after the restart
     assert sum(1 for n in nodes if n.startswith(f"{namespace}~")) == len(names)
     # and deleting a provisioned host after the restart leaves no Ironic node behind
     hosts.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "baremetalhosts", names[0])
-    await hosts.wait_gone(names[:1], timeout=120)
+    await hosts.wait_gone(names[:1], timeout=240)
     assert node_name_of(namespace, names[0]) not in ironic_nodes(ironic)
 
 
@@ -458,7 +461,7 @@ async def test_cleaning_modes_through_the_agent(
         hosts.enrol(env.fleet, ("n1",), cleaning="express")
         hosts.enrol(env.fleet, ("s1",), cleaning="metadata")
         names = ("n1", "s1")
-        to_available = await hosts.wait(names, state_is("available"), timeout=240)
+        to_available = await hosts.wait(names, state_is("available"), timeout=360)
         # first enrolment: Ironic's automated cleaning on "provide" (metadata erase) via the agent
         for name in names:
             assert any(r.step == "erase_devices_metadata" for r in env.farm.history(name)), env.farm.history(
@@ -469,11 +472,11 @@ async def test_cleaning_modes_through_the_agent(
             hosts.patch(
                 name, {"spec": {"image": {"url": f"{env.ironic.http_url}/{iso.name}", "format": "live-iso"}}}
             )
-        await hosts.wait(names, state_is("provisioned"), timeout=180)
+        await hosts.wait(names, state_is("provisioned"), timeout=300)
         before = {name: len(env.farm.history(name)) for name in names}
         for name in names:
             hosts.patch(name, {"spec": {"image": None}})
-        await hosts.wait(names, state_is("available"), timeout=240)
+        await hosts.wait(names, state_is("available"), timeout=360)
         cleaned = {name: [r.step for r in env.farm.history(name)[before[name] :] if r.step] for name in names}
         assert "erase_devices_express" in cleaned["n1"], cleaned
         assert "erase_devices_metadata" in cleaned["s1"] and "erase_devices_express" not in cleaned["s1"], (
@@ -499,14 +502,14 @@ async def test_ironic_killed_mid_provisioning_converges(
     settings = IronicSettings(data_dir=tmp_path / "ironic", api_port=free_port(), http_port=free_port())
     first = IronicService(settings)
     await first.start()
-    proc = ControllerProcess(apiserver.kubeconfig, first.url, tmp_path / "controller.log")
+    proc = ControllerProcess(apiserver.kubeconfig, first.url, tmp_path / "controller.log", namespace)
     proc.start()
     second: IronicService | None = None
     try:
         hosts = Hosts(apiserver, namespace)
         name = "a01-u03"
         hosts.enrol(fleet, (name,))
-        await hosts.wait((name,), state_is("available"), timeout=120)
+        await hosts.wait((name,), state_is("available"), timeout=240)
         iso = write_live_iso(first.http_root / "live.iso")
         hosts.patch(name, {"spec": {"image": {"url": f"{first.http_url}/{iso.name}", "format": "live-iso"}}})
         await hosts.wait((name,), state_is("provisioning"), timeout=60)
@@ -517,7 +520,7 @@ async def test_ironic_killed_mid_provisioning_converges(
         assert "ProvisionerUnavailable" in "\n".join(hosts.events())
         second = IronicService(settings)
         await second.start()
-        took = await hosts.wait((name,), state_is("provisioned"), timeout=180)
+        took = await hosts.wait((name,), state_is("provisioned"), timeout=300)
         nodes = ironic_nodes(second)
         assert nodes[node_name_of(namespace, name)].provision_state == "active" and len(nodes) == 1
         status = hosts.get(name)["status"]
@@ -527,10 +530,54 @@ async def test_ironic_killed_mid_provisioning_converges(
             file=sys.stderr,
         )
         hosts.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "baremetalhosts", name)
-        await hosts.wait_gone((name,), timeout=120)
+        await hosts.wait_gone((name,), timeout=240)
         assert not ironic_nodes(second)
     finally:
         proc.stop()
         if second is not None:
             await second.stop()
         await first.stop()
+
+
+async def test_detach_and_reattach(
+    apiserver: RunningAPIServer,
+    ironic: IronicService,
+    fleet: Fleet,
+    controller: ControllerProcess,
+    namespace: str,
+) -> None:
+    """Detach removes the Ironic node without touching the machine; re-attach registers it again."""
+    hosts = Hosts(apiserver, namespace)
+    name = "b01-u03"
+    hosts.enrol(fleet, (name,), online=True)
+    await hosts.wait((name,), state_is("available"), timeout=300)
+    await hosts.wait((name,), lambda h: (h.get("status") or {}).get("poweredOn") is True, timeout=120)
+    old_id = hosts.get(name)["status"]["provisioning"]["ID"]
+    hosts.patch(name, {"metadata": {"annotations": {L.DETACHED: ""}}})
+
+    def detached(host: dict[str, Any]) -> bool:
+        return (host.get("status") or {}).get("operationalStatus") == "detached"
+
+    await hosts.wait((name,), detached, timeout=120)
+    host = hosts.get(name)
+    assert host["status"]["provisioning"]["state"] == "available"  # state kept
+    assert node_name_of(namespace, name) not in ironic_nodes(ironic)
+    conditions = {c["type"]: c for c in host["status"]["conditions"]}
+    assert conditions["Ready"]["reason"] == "Detached"
+
+    hosts.patch(name, {"metadata": {"annotations": {L.DETACHED: None}}})
+
+    def attached(host: dict[str, Any]) -> bool:
+        status = host.get("status") or {}
+        return (
+            state_is("available")(host)
+            and status.get("operationalStatus") == "OK"
+            and bool((status.get("provisioning") or {}).get("ID"))
+        )
+
+    await hosts.wait((name,), attached, timeout=300)
+    deadline = time.monotonic() + 120
+    while (node := ironic_nodes(ironic)[node_name_of(namespace, name)]).provision_state != "available":
+        assert time.monotonic() < deadline, node.provision_state  # re-registered node is provided again
+        await asyncio.sleep(1.0)
+    assert node.id != old_id and hosts.get(name)["status"]["provisioning"]["ID"] == node.id

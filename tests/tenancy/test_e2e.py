@@ -399,3 +399,17 @@ async def _scenario(srv: RunningAPIServer, api: KubeClient, alice: Path, bob: Pa
     await eventually(batch_whole, what="bio/batch bound again")
     freed = await _get(api, keys.BAREMETALHOSTS, mine[0], HOSTS_NS)
     assert "image" not in freed["spec"] and freed["metadata"]["labels"][keys.TENANT_LABEL] == "bio"
+
+    # deleting a tenant garbage-collects its RBAC (ownerReferences) and releases its hosts
+    assert await can("create", "hostclaims", "bio", kubeconfig=bob) == "yes"
+    await api.request("DELETE", keys.TENANTS.object_path("bio"))
+
+    async def bio_gone() -> bool:
+        return (
+            await can("create", "hostclaims", "bio", kubeconfig=bob) == "no"
+            and "bio/batch" not in (await _holders(api)).values()
+        )
+
+    await eventually(bio_gone, timeout=30, what="tenant bio's RBAC collected and hosts released")
+    batch = (await _get(api, keys.HOSTCLAIMS, "batch", "bio"))["status"]
+    assert batch["reason"] == "NoTenant" and batch["bound"] == 0

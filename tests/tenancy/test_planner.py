@@ -240,3 +240,45 @@ def test_host_class_counts() -> None:
         "small": {"hosts": 4, "healthy": 3, "free": 2},
         "big": {"hosts": 2, "healthy": 2, "free": 2},
     }
+
+
+def test_band_follows_the_guarantee_of_the_hosts_class() -> None:
+    c = world()
+    c.tenants[1]["spec"]["guarantees"] = [{"hostClass": "big", "count": 1}]
+    c.claims.append(claim("bio", "any", 5))  # matches both classes; guarantee only for big
+    c.step(T0)
+    bands = {h: meta(c.host(h))["annotations"][keys.BAND] for h in c.holders()}
+    # the 4 cheap hosts are borrowed (bio has no small guarantee); the big one is within it
+    assert bands == {
+        "s1": "preemptible",
+        "s2": "preemptible",
+        "s3": "preemptible",
+        "s4": "preemptible",
+        "b1": "on-demand",
+    }
+    # so physics can reclaim its 2 small hosts from bio
+    c.claims.append(
+        claim("physics", "job", 2, requirements={"hostClass": "small"}, created="2026-01-02T00:00:00Z")
+    )
+    c.step(T0 + timedelta(seconds=1))
+    c.step(T0 + timedelta(seconds=12))
+    c.step(T0 + timedelta(seconds=13))
+    assert sum(1 for o in c.holders().values() if o == "physics/job") == 2
+
+
+def test_reclaim_is_dropped_when_the_reclaimer_no_longer_needs_the_host() -> None:
+    c = world()
+    c.tenants[1]["spec"]["guarantees"] = []
+    c.claims.append(claim("bio", "batch", 4, requirements={"hostClass": "small"}))
+    c.step(T0)
+    c.claims.append(
+        claim("physics", "job", 2, requirements={"hostClass": "small"}, created="2026-01-02T00:00:00Z")
+    )
+    c.step(T0 + timedelta(seconds=1))
+    marked = [h for h in c.holders() if keys.RECLAIMED_BY in meta(c.host(h))["annotations"]]
+    assert len(marked) == 2
+    c.claim("physics", "job")["spec"]["count"] = 0  # before the deadline
+    c.step(T0 + timedelta(seconds=20))
+    assert all(o == "bio/batch" for o in c.holders().values()) and len(c.holders()) == 4
+    assert not any(keys.RECLAIMED_BY in meta(c.host(h))["annotations"] for h in c.holders())
+    assert c.claim("bio", "batch")["status"]["phase"] == "Bound"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -175,3 +176,16 @@ def test_records_of_maps_namespaces_to_tenants() -> None:
     assert [c.claim.tenant for c in w.claims] == ["physics", ""]
     assert w.reservations == ()  # outside every tenant: nobody's guarantee
     assert w.host_classes[0].price == 1.0
+
+
+def test_host_cache_reuses_records_until_the_host_or_the_tenants_change() -> None:
+    cache: dict[str, tuple[str, Any]] = {}
+    host = bmh("h1")
+    tenants = [tenant("physics", ["physics"])]
+    first = records_of(tenants, [], [], [], [host], NOW, cache).hosts[0]
+    assert records_of(tenants, [], [], [], [host], NOW, cache).hosts[0] is first
+    host["metadata"]["resourceVersion"] = "2"
+    second = records_of(tenants, [], [], [], [host], NOW, cache).hosts[0]
+    assert second is not first and second.resource_version == "2" and second.host == first.host
+    third = records_of([tenant("physics", ["physics", "more"])], [], [], [], [host], NOW, cache).hosts[0]
+    assert third is not second

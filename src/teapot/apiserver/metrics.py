@@ -124,6 +124,7 @@ class APIServerMetrics:
             ("verb", "group", "version", "resource", "subresource", "scope", "component"),
             registry=self.registry,
         )
+        self._children: dict[tuple[str, ...], tuple[Counter, Histogram]] = {}
         self.registry.register(_StateCollector(watchers, objects))
         ProcessCollector(registry=self.registry)  # process_open_fds, process_resident_memory_bytes …
 
@@ -141,9 +142,13 @@ class APIServerMetrics:
             scope_of(info),
             _COMPONENT,
         )
-        self.requests.labels(*labels, str(code)).inc()
+        key = (*labels, str(code))
+        children = self._children.get(key)
+        if children is None:  # labels() validates and locks: look each series up once
+            children = self._children[key] = (self.requests.labels(*key), self.latency.labels(*labels))
+        children[0].inc()
         if verb != "WATCH":  # kube leaves long-running requests out of the latency histogram
-            self.latency.labels(*labels).observe(seconds)
+            children[1].observe(seconds)
 
     def watch_gauge(self, info: RequestInfo) -> Gauge:
         return self.longrunning.labels(

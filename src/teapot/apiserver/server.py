@@ -34,6 +34,7 @@ from teapot.apiserver.auth import (
 )
 from teapot.apiserver.auth.tls import PeerCertHttpToolsProtocol
 from teapot.apiserver.auth.tokens import TokenFile
+from teapot.apiserver.conversion import STORED_AS, storage_key, to_storage
 from teapot.apiserver.discovery import Discovery
 from teapot.apiserver.errors import StatusError
 from teapot.apiserver.extensions import build_extensions
@@ -86,6 +87,7 @@ class EmbeddedAPIServer:
         store = Store(self.data_dir / "state.db")
         self.store = store
         registry = Registry()
+        migrate_views(store, registry)
         hub = WatchHub(store.rv)
         ext = build_extensions(registry)
         holder: dict[str, Any] = {}
@@ -228,6 +230,46 @@ class EmbeddedAPIServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+def migrate_views(store: Store, registry: Registry) -> None:
+    """Move objects an older server stored under a view's own key (events.k8s.io Events were stored
+    apart from core Events) to the key their resource is stored under now, converted."""
+    for group, resource in STORED_AS:
+        info = next((i for i in registry.all() if (i.group, i.resource) == (group, resource)), None)
+        old_key = f"{group}/{resource}"
+        rows = store.list(old_key) if info is not None else []
+        if info is None or not rows:
+            continue
+        new_key = storage_key(info)
+        with store.transaction():
+            for row in rows:
+                store.delete(old_key, row.namespace, row.name, rv=store.next_rv())
+                if store.get(new_key, row.namespace, row.name) is not None:
+                    log.warning(
+                        "dropping %s %s/%s: the name is taken in %s",
+                        old_key,
+                        row.namespace,
+                        row.name,
+                        new_key,
+                    )
+                    continue
+                obj = to_storage(info, orjson.loads(row.data))
+                meta = obj.setdefault("metadata", {})
+                rv = store.next_rv()
+                meta["resourceVersion"] = str(rv)
+                refs = meta.get("ownerReferences") or []
+                store.put(
+                    new_key,
+                    row.namespace,
+                    row.name,
+                    rv=rv,
+                    uid=str(meta.get("uid", "")),
+                    labels=row.labels,
+                    data=orjson.dumps(obj),
+                    owner_uids=[str(r["uid"]) for r in refs if isinstance(r, dict) and r.get("uid")],
+                )
+        log.info("moved %d %s into %s", len(rows), old_key, new_key)
 
 
 async def serve_forever(

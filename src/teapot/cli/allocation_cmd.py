@@ -56,10 +56,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run_explain(args: argparse.Namespace) -> int:
     from teapot.cli.common import run as run_loop
+    from teapot.runtime import ApiError
 
     try:
         text = run_loop(_explain(args))
-    except (ValueError, LookupError) as exc:
+    except (ValueError, LookupError, OSError, ApiError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(text)
@@ -102,12 +103,13 @@ async def _explain(args: argparse.Namespace) -> str:
 
 def run_whatif(args: argparse.Namespace) -> int:
     from teapot.cli.common import run as run_loop
+    from teapot.runtime import ApiError
 
     try:
         source = sys.stdin.read() if args.filename == "-" else open(args.filename).read()  # noqa: SIM115
         changes = [doc for doc in yaml.safe_load_all(source) if doc]
         ok, text = run_loop(_whatif(args, changes))
-    except (ValueError, OSError, yaml.YAMLError) as exc:
+    except (ValueError, OSError, yaml.YAMLError, ApiError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(text)

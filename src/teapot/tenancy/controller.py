@@ -32,6 +32,7 @@ from teapot.runtime import (
     InformerOptions,
     Manager,
     ObjectKey,
+    ResourceRef,
     Result,
     SharedInformer,
     generation_changed,
@@ -48,7 +49,7 @@ from teapot.tenancy.status import (
     status_changed,
     tenant_status,
 )
-from teapot.tenancy.world import ReservationRecord, TenantRecord, WorldRecords, meta, records_of
+from teapot.tenancy.world import HostRecord, ReservationRecord, TenantRecord, WorldRecords, meta, records_of
 
 log = logging.getLogger(__name__)
 KubeObject = dict[str, Any]
@@ -80,6 +81,7 @@ class AllocationReconciler:
         self.claims = manager.informer(keys.HOSTCLAIMS)
         self.hosts = manager.informer(keys.BAREMETALHOSTS, InformerOptions(namespace=hosts_namespace))
         self._overlay: dict[str, tuple[str, KubeObject]] = {}
+        self._host_cache: dict[str, tuple[str, HostRecord]] = {}
         self.last_plan: Plan | None = None
 
     # -- reading --------------------------------------------------------------------------------
@@ -107,7 +109,10 @@ class AllocationReconciler:
             self.claims.store.list(),
             host_objs.values(),
             now,
+            self._host_cache,
         )
+        for gone in set(self._host_cache) - set(host_objs):
+            del self._host_cache[gone]
         return host_objs, records
 
     # -- the pass -------------------------------------------------------------------------------
@@ -192,7 +197,7 @@ class AllocationReconciler:
             conflicts += await self._annotate(keys.RESERVATIONS, obj, snapshot)
         return conflicts
 
-    async def _annotate(self, ref: Any, obj: KubeObject | None, snapshot: str) -> int:
+    async def _annotate(self, ref: ResourceRef, obj: KubeObject | None, snapshot: str) -> int:
         if obj is None:
             return 0
         m = meta(obj)
@@ -210,7 +215,7 @@ class AllocationReconciler:
             raise
         return 0
 
-    async def _patch_status(self, ref: Any, obj: KubeObject, status: dict[str, Any]) -> None:
+    async def _patch_status(self, ref: ResourceRef, obj: KubeObject, status: dict[str, Any]) -> None:
         old = obj.get("status") or {}
         if not status_changed(old, status):
             return

@@ -9,10 +9,14 @@ Order of a pass:
 
 1. admission (``admission.admit``): which guarantees are in force;
 2. hosts of deleted or vanished claims are released (the finalizer waits for this);
-3. reclaims whose deadline has passed are carried out (the host is released; step 5 rebinds it);
+3. claims promised a reclaimed host are put first;
 4. bands of reservation-backed bindings follow their windows (``Allocator.band_changes``);
-5. claims are decided by band (reserved first), then age: keep / bind / release / evict;
+5. claims are decided by band (reserved first), then age: keep / bind / release / evict; an
+   eviction whose stored deadline has passed is carried out (the host is released with a promise);
 6. reclaim marks nobody asks for any more are cleared.
+
+A released host is held by the ``(cleaning)`` pseudo-claim until the host controller has cleaned
+it, so no host is ever released and re-bound in one write.
 """
 
 from __future__ import annotations
@@ -155,24 +159,8 @@ def plan(
         if owner is None or consumer.claim not in live or (consumer.uid and consumer.uid != owner.uid):
             release(record.host.name)
 
-    # 3. reclaims that are due; their claims decide first, so the freed hosts go where promised
+    # 3. claims that were promised hosts taken back for them decide first (see step 5)
     due_reclaimers: set[str] = {r.promised_to for r in ours if r.promised_to and r.promised_to in live}
-    for record in ours:
-        h = inventory.hosts[record.host.name]
-        if h.holder is None or h.holder.reclaimed_by is None or record.reclaim_at is None:
-            continue
-        if h.holder.reclaimed_by in live and record.reclaim_at <= now:
-            due_reclaimers.add(h.holder.reclaimed_by)
-            release(h.name, Reclaim(h.holder.reclaimed_by, record.reclaim_at, record.reclaim_reason))
-            events.append(
-                EventIntent(
-                    "HostClaim",
-                    h.holder.claim,
-                    "Warning",
-                    "Reclaimed",
-                    f"host '{h.name}' was taken back by claim '{h.holder.reclaimed_by}'",
-                )
-            )
 
     # 4. bands follow reservation windows
     for change in allocator.band_changes(now):
@@ -209,18 +197,23 @@ def plan(
             add_finalizers.append(cr)
         if not cr.claim.tenant:
             continue
-        decision = allocator.decide(cr.claim, now)
+        decision = _within_class_guarantee(allocator.decide(cr.claim, now), cr, allocator)
         decisions[name] = decision
         for assignment in decision.bind:
             intents[assignment.host] = HostIntent(
                 assignment.host, Binding(cr, assignment.band, now, cr.claim.reservation)
             )
+        due: list[tuple[str, Reclaim, str]] = []
         for eviction in decision.evict:
-            existing = records[eviction.host].reclaim_at if eviction.host in records else None
-            previous_by = records[eviction.host].host.holder if eviction.host in records else None
-            same = previous_by is not None and previous_by.reclaimed_by == name and existing is not None
-            deadline = existing if same and existing is not None else eviction.deadline
+            marked = _reclaim_of(records, eviction.host)
+            same = marked is not None and marked.by == name
+            deadline = marked.at if marked is not None and same else eviction.deadline
             reclaim = Reclaim(name, deadline, eviction.explanation.message)
+            if deadline <= now:
+                # the grace period is over and the claim still wants the host: take it now; the
+                # claim binds it once it is cleaned (and decides first until then)
+                due.append((eviction.host, reclaim, eviction.claim))
+                continue
             evictions[eviction.host] = reclaim
             wakeups.append(deadline)
             if not same:
@@ -232,6 +225,17 @@ def plan(
         allocator.apply(decision, cr.claim, now)
         for host in decision.release:
             hold_for_cleaning(host)
+        for host, reclaim, victim in due:
+            release(host, reclaim)
+            events.append(
+                EventIntent(
+                    "HostClaim",
+                    victim,
+                    "Warning",
+                    "Reclaimed",
+                    f"host '{host}' was taken back by claim '{name}'",
+                )
+            )
         if decision.bind:
             bound = ", ".join(a.host for a in decision.bind)
             events.append(EventIntent("HostClaim", name, "Normal", "Bound", f"bound {bound}"))
@@ -283,6 +287,35 @@ def plan(
         max(0.2, requeue),
         tuple(host_classes),
     )
+
+
+def _within_class_guarantee(
+    decision: ClaimDecision, record: ClaimRecord, allocator: Allocator
+) -> ClaimDecision:
+    """Work around ``Allocator._assign`` counting guaranteed room over all classes together: a claim
+    matching two classes could get its requested band on a host of a class where its tenant has no
+    guarantee left, and such a host could then not be reclaimed by that class's guaranteed tenants.
+    Here every new binding outside a reservation gets the claim's band exactly when it is within the
+    tenant's remaining guarantee *for the host's class*; the rest is borrowed, i.e. ``preemptible``."""
+    claim = record.claim
+    if claim.reservation is not None and claim.reservation in allocator.reservations:
+        return decision
+    if claim.band is Band.PREEMPTIBLE or not decision.bind:
+        return decision
+    inventory = allocator.inventory
+    tenant = allocator.tenants.get(claim.tenant)
+    usage = dict(inventory.usage(claim.tenant))
+    for host in decision.release:
+        cls = inventory.host_class(host)
+        usage[cls] = usage.get(cls, 0) - 1
+    fixed = []
+    for assignment in decision.bind:
+        cls = inventory.host_class(assignment.host)
+        room = (tenant.guarantee(cls) if tenant is not None and cls is not None else 0) - usage.get(cls, 0)
+        band = claim.band if room > 0 else Band.PREEMPTIBLE
+        usage[cls] = usage.get(cls, 0) + 1
+        fixed.append(replace(assignment, band=band))
+    return replace(decision, bind=tuple(fixed))
 
 
 def _with_reservation_bands(

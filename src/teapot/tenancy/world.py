@@ -460,17 +460,35 @@ def records_of(
     claims: Iterable[KubeObject],
     hosts: Iterable[KubeObject],
     now: datetime,
+    host_cache: dict[str, tuple[str, HostRecord]] | None = None,
 ) -> WorldRecords:
     """Raw objects → records. Reservations outside any tenant's namespaces are ignored (nobody's
-    guarantee); claims there are kept with an empty tenant so their status can say why."""
+    guarantee); claims there are kept with an empty tenant so their status can say why.
+
+    ``host_cache`` (kept by a long-lived caller) reuses the record of a host whose resourceVersion
+    and namespace→tenant map are unchanged: converting hosts is most of a steady-state pass."""
     tenant_records = tuple(tenant_of(o) for o in tenants)
     owners = tenant_by_namespace(tenant_records)
+    owners_key = repr(sorted(owners.items()))
+
+    def host(obj: KubeObject) -> HostRecord:
+        if host_cache is None:
+            return host_of(obj, owners, now)
+        m = meta(obj)
+        key = f"{m.get('resourceVersion', '')}|{owners_key}"
+        name = str(m.get("name", ""))
+        cached = host_cache.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        record = host_of(obj, owners, now)
+        host_cache[name] = (key, record)
+        return record
 
     def owner(obj: KubeObject) -> str:
         return owners.get(str(meta(obj).get("namespace", "")), "")
 
     return WorldRecords(
-        tuple(host_of(o, owners, now) for o in hosts),
+        tuple(host(o) for o in hosts),
         tuple(host_class_of(o) for o in host_classes),
         tenant_records,
         tuple(reservation_record_of(o, owner(o)) for o in reservations if owner(o)),

@@ -21,7 +21,7 @@ from teapot.hosts.controller.step import HostEvent, Step
 from teapot.hosts.provisioner import ErrorType, HostRef, NodeStatus, ProvisioningState
 from teapot.runtime.conditions import Condition, set_in
 
-__all__ = ["FALLBACK_FINALIZER", "FINALIZERS", "STABLE_STATES", "HostContext"]
+__all__ = ["FALLBACK_FINALIZER", "FINALIZERS", "STABLE_STATES", "HostContext", "uses_virtual_media"]
 
 #: Used only where an API server refuses Metal3's unqualified ``baremetalhost.metal3.io`` (real
 #: Kubernetes accepts it; Teapot's embedded server currently does not): same meaning, qualified name.
@@ -46,6 +46,13 @@ _ERROR_REASONS = {
     ErrorType.POWER_MANAGEMENT: "PowerManagementError",
     ErrorType.DETACH: "DetachError",
 }
+
+
+def uses_virtual_media(bmc_address: str | None) -> bool:
+    """Virtual-media hosts boot from their BMC, not the provisioning network (Metal3 exempts them
+    from the (de)provisioning cap, which protects network-boot infrastructure)."""
+    scheme = (bmc_address or "").partition("://")[0]
+    return "virtualmedia" in scheme
 
 
 def _camel(state: str) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 
 from teapot.api import labels as L
 from teapot.api.metal3 import BareMetalHostSpec
-from teapot.hosts.controller.context import STABLE_STATES, HostContext
+from teapot.hosts.controller.context import STABLE_STATES, HostContext, uses_virtual_media
 from teapot.hosts.controller.options import Clock, HostControllerOptions, SystemClock, format_time, parse_time
 from teapot.hosts.controller.step import SecretData, Step, World
 from teapot.hosts.controller.traits import TRAIT_LABELS, hardware_document, trait_labels
@@ -219,6 +219,12 @@ class HostStateMachine:
             ctx.status.setdefault("operationalStatus", "OK")
         return None
 
+    def _slot(self, ctx: HostContext, world: World) -> bool:
+        address = ctx.spec.bmc.address if ctx.spec.bmc else None
+        if self.options.virtual_media_exempt and uses_virtual_media(address):
+            return True
+        return world.acquire_provisioning_slot(ctx.namespace, ctx.name)
+
     @staticmethod
     def _cleaning(ctx: HostContext) -> CleaningMode:
         return CleaningMode(ctx.spec.automated_cleaning_mode or "metadata")
@@ -310,7 +316,7 @@ class HostStateMachine:
             ctx.goto(S.EXTERNALLY_PROVISIONED, "externallyProvisioned set")
             return ctx.finish(_NEXT)
         if ctx.spec.image is not None:
-            if not world.acquire_provisioning_slot(ctx.namespace, ctx.name):
+            if not self._slot(ctx, world):
                 ctx.status["operationalStatus"] = "delayed"
                 return ctx.finish(self.options.delayed_poll)
             ctx.status["operationalStatus"] = "OK"
@@ -393,7 +399,7 @@ class HostStateMachine:
     async def _provisioned(self, ctx: HostContext, world: World) -> Step:
         image = ctx.spec.image
         if image is None or (ctx.provisioning.get("image") or {}).get("url") != image.url:
-            if not world.acquire_provisioning_slot(ctx.namespace, ctx.name):
+            if not self._slot(ctx, world):
                 ctx.status["operationalStatus"] = "delayed"
                 return ctx.finish(self.options.delayed_poll)
             ctx.status["operationalStatus"] = "OK"

@@ -32,6 +32,8 @@ class SystemClock:
 class HostControllerOptions:
     #: Hosts allowed in ``provisioning``/``deprovisioning`` at once (Metal3: 20).
     max_concurrent_provisioning: int = 20
+    #: Virtual-media hosts neither wait for nor take a slot (Metal3's rule).
+    virtual_media_exempt: bool = True
     #: Failed provisioning attempts retried before the host waits for a new image (Metal3: 5).
     provisioning_retries: int = 5
     #: Back-off after the first error; doubles per error up to ``backoff_cap`` (Metal3: ~1-2 min … hours).

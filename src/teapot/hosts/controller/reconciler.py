@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from teapot.api import labels as L
-from teapot.hosts.controller.context import FALLBACK_FINALIZER, FINALIZERS
+from teapot.hosts.controller.context import FALLBACK_FINALIZER, FINALIZERS, uses_virtual_media
 from teapot.hosts.controller.machine import HostStateMachine
 from teapot.hosts.controller.step import SecretData, Step
 from teapot.hosts.provisioner import ProvisioningState
@@ -94,10 +94,12 @@ class HostReconciler:
     def acquire_provisioning_slot(self, namespace: str, name: str) -> bool:
         key = ObjectKey(namespace, name)
         now = time.monotonic()
+        exempt = self.machine.options.virtual_media_exempt
         busy = set()
         for host in self.hosts.store.list():
             state = ((host.get("status") or {}).get("provisioning") or {}).get("state")
-            if state in _SLOT_STATES:
+            address = ((host.get("spec") or {}).get("bmc") or {}).get("address")
+            if state in _SLOT_STATES and not (exempt and uses_virtual_media(address)):
                 busy.add(ObjectKey.of(host))
         self._claims = {k: t for k, t in self._claims.items() if now - t < _CLAIM_TTL and k not in busy}
         busy.update(self._claims)
