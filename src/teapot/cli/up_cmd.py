@@ -131,15 +131,22 @@ async def up(args: argparse.Namespace) -> int:
             client, ns_ref, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": HOSTS_NAMESPACE}}
         )
 
-        fleet = None
-        if args.fleet:
-            fleet = _start_fleet(args.fleet, data_dir / "fleet")
-            stack.callback(fleet.stop)  # stopped after Ironic (exit stack is LIFO)
-            _say(f"emulated datacenter: {len(fleet.hosts)} hosts, Redfish BMCs at {fleet.base_url}")
-
+        # Order: Ironic, then (with --fleet) the emulated agents, then the BMC emulator that notifies them.
+        # Shutdown runs in reverse registration order, so the emulator's stop is registered first:
+        # Ironic must stop before the BMCs it talks to (REFERENCES: it can hang on dead BMCs).
+        fleet_box: list[Any] = []
+        stack.callback(lambda: [f.stop() for f in fleet_box])
         provisioner = None
         if not args.no_ironic:
-            provisioner = await _start_ironic(args, data_dir / "ironic", stack)
+            provisioner = await _start_ironic(args, data_dir / "ironic", stack, with_agents=bool(args.fleet))
+        fleet = None
+        if args.fleet:
+            farm = None
+            if provisioner is not None and provisioner.settings.deploy_iso:
+                farm = await _start_agents(args.fleet, provisioner.settings.url, stack)
+            fleet = _start_fleet(args.fleet, data_dir / "fleet", farm)
+            fleet_box.append(fleet)
+            _say(f"emulated datacenter: {len(fleet.hosts)} hosts, Redfish BMCs at {fleet.base_url}")
 
         manager = Manager(
             client,
@@ -200,16 +207,41 @@ async def up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_fleet(spec: str, state_dir: Path) -> Any:
-    from teapot.fleet import Fleet, generate_datacenter, load_datacenter
+def _load_datacenter(spec: str) -> Any:
+    from teapot.fleet import generate_datacenter, load_datacenter
 
-    datacenter = generate_datacenter(int(spec)) if spec.isdigit() else load_datacenter(Path(spec))
-    fleet = Fleet(datacenter, state_dir=state_dir, power_delay_s=1.0)
+    return generate_datacenter(int(spec)) if spec.isdigit() else load_datacenter(Path(spec))
+
+
+async def _start_agents(spec: str, ironic_url: str, stack: contextlib.AsyncExitStack) -> Any:
+    """Emulated ironic-python-agents for the fleet's hosts (cleaning, inspection, disk-image deploys)."""
+    from teapot.fleet.agent import AgentFarm, AgentFarmSettings
+
+    farm = AgentFarm(_load_datacenter(spec), AgentFarmSettings(ironic_url=ironic_url, time_scale=0.1))
+    await farm.start()
+    stack.push_async_callback(farm.stop)
+    return farm
+
+
+def _start_fleet(spec: str, state_dir: Path, farm: Any) -> Any:
+    from teapot.fleet import Fleet
+
+    fleet = Fleet(
+        _load_datacenter(spec),
+        state_dir=state_dir,
+        power_delay_s=1.0,
+        notify_url=farm.notify_url if farm is not None else None,
+        scheme="redfish-virtualmedia",
+    )
     fleet.start()
+    if farm is not None:
+        farm.attach(fleet)
     return fleet
 
 
-async def _start_ironic(args: argparse.Namespace, ironic_dir: Path, stack: contextlib.AsyncExitStack) -> Any:
+async def _start_ironic(
+    args: argparse.Namespace, ironic_dir: Path, stack: contextlib.AsyncExitStack, *, with_agents: bool
+) -> Any:
     from teapot.hosts.ironic import (
         IronicProvisioner,
         IronicProvisionerSettings,
@@ -220,6 +252,7 @@ async def _start_ironic(args: argparse.Namespace, ironic_dir: Path, stack: conte
     if args.ironic_url:
         _say(f"using Ironic at {args.ironic_url}")
         return IronicProvisioner(IronicProvisionerSettings(url=args.ironic_url))
+    from teapot.hosts.ironic.images import write_live_iso
     from teapot.hosts.ironic.service import free_port
 
     settings = IronicSettings(data_dir=ironic_dir, api_port=free_port(), http_port=free_port())
@@ -228,7 +261,14 @@ async def _start_ironic(args: argparse.Namespace, ironic_dir: Path, stack: conte
     await service.start()
     stack.push_async_callback(service.stop)
     _say(f"Ironic at {service.url}, images served from {service.http_url}")
-    return IronicProvisioner(IronicProvisionerSettings(url=service.url))
+    deploy_iso = None
+    if with_agents:
+        # The emulated agents recognise the agent ramdisk ISO by its volume id.
+        from teapot.fleet.agent import AGENT_ISO_VOLUME_ID
+
+        write_live_iso(service.http_root / "teapot-ipa.iso", volume_id=AGENT_ISO_VOLUME_ID)
+        deploy_iso = f"{service.http_url.rstrip('/')}/teapot-ipa.iso"
+    return IronicProvisioner(IronicProvisionerSettings(url=service.url, deploy_iso=deploy_iso))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -102,6 +102,8 @@ class IronicSettings:
     #: How long Ironic waits for an agent callback during deploy/clean before failing.
     deploy_callback_timeout: int = 1800
     debug: bool = False
+    #: Seconds an agent may go without heartbeating ([api]ramdisk_heartbeat_timeout; Ironic default 300).
+    ramdisk_heartbeat_timeout: int = 30
     #: Enable the ``ipmi`` hardware type; ``None`` means "if ``ipmitool`` is on PATH".
     enable_ipmi: bool | None = None
     extra_options: tuple[tuple[str, str, str], ...] = field(default=())
@@ -167,7 +169,14 @@ def render_config(settings: IronicSettings) -> str:
     for kind, name in DEFAULT_INTERFACES.items():
         default[f"default_{kind}_interface"] = name
     conf["DEFAULT"] = default
-    conf["api"] = {"host_ip": settings.host, "port": str(settings.api_port), "api_workers": "1"}
+    conf["api"] = {
+        "host_ip": settings.host,
+        "port": str(settings.api_port),
+        "api_workers": "1",
+        # agents heartbeat at 0.3-0.6 x this; a heartbeat skipped because the node is locked then costs
+        # seconds, not the default 300 s window's minutes
+        "ramdisk_heartbeat_timeout": str(settings.ramdisk_heartbeat_timeout),
+    }
     conf["database"] = {"connection": f"sqlite:///{data / 'ironic.sqlite'}"}
     conf["oslo_concurrency"] = {"lock_path": str(data / "locks")}
     conf["conductor"] = {
@@ -198,7 +207,13 @@ def render_config(settings: IronicSettings) -> str:
     conf["redfish"] = {"use_swift": "false", "kernel_append_params": "nofb nomodeset vga=normal"}
     conf["ipmi"] = {"min_command_interval": str(settings.ipmi_min_command_interval)}
     conf["inventory"] = {"data_backend": "database"}
-    conf["agent"] = {"deploy_logs_collect": "never"}
+    conf["agent"] = {
+        "deploy_logs_collect": "never",
+        # Ironic 39 requires TLS agent callbacks and stores agents' CA files here (default /var/lib/ironic)
+        "certificates_path": str(data / "agent-certs"),
+        "post_deploy_get_power_state_retry_interval": "1",
+        "command_wait_interval": "1",
+    }
     conf["pxe"] = {"tftp_root": str(data / "tftpboot"), "images_path": str(data / "images")}
     conf["json_rpc"] = {"auth_strategy": "noauth"}
     for section, key, value in settings.extra_options:
