@@ -453,7 +453,7 @@ async def test_cleaning_modes_through_the_agent(
 ) -> None:
     env = agent_env
     proc = ControllerProcess(
-        apiserver.kubeconfig, env.ironic.url, tmp_path / "controller.log", env.deploy_iso
+        apiserver.kubeconfig, env.ironic.url, tmp_path / "controller.log", namespace, env.deploy_iso
     )
     proc.start()
     try:

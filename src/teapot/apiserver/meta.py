@@ -195,16 +195,10 @@ def metadata_errors(kind: str, group: str, meta: dict[str, Any]) -> list[Cause]:
                 )
             )
         else:
+            # Like kube: each entry must be a qualified name. Unqualified names that are not standard
+            # (e.g. Metal3's "baremetalhost.metal3.io") are accepted — kube only warns about them.
             for i, f in enumerate(finalizers):
-                if "/" not in f and f not in STANDARD_FINALIZERS:
-                    causes.append(
-                        Cause(
-                            "FieldValueInvalid",
-                            f'metadata.finalizers[{i}]: Invalid value: "{f}": name is neither a standard finalizer name '
-                            "nor is it fully qualified",
-                            f"metadata.finalizers[{i}]",
-                        )
-                    )
+                causes += qualified_name_errors(f"metadata.finalizers[{i}]", f) if "/" in f else []
     owners = meta.get("ownerReferences")
     if owners is not None:
         if not isinstance(owners, list):
