@@ -20,10 +20,6 @@ _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
-# Finalizers the server itself owns; every other finalizer must be a qualified name with a "/".
-STANDARD_FINALIZERS = frozenset(
-    {"kubernetes", "orphan", "foregroundDeletion", "customresourcecleanup.apiextensions.k8s.io"}
-)
 
 
 def now_rfc3339(now: datetime | None = None) -> str:
