@@ -10,7 +10,7 @@ BareMetalHosts in ``teapot-hosts`` and measures:
 * ``to_provisioned_s``: from the first patch setting ``spec.image`` (a generated live ISO served by
   Ironic's image server, no download) and ``spec.online: true`` until all N are ``provisioned``;
 * per process (``controller`` = the ``teapot up`` process, ``ironic`` (with its workers), ``emulator``,
-  ``image_server``): peak RSS (``VmHWM``, summed over a process tree) and CPU seconds
+  ``image_server``): peak RSS (largest single-process ``VmHWM``, or the highest sampled ``VmRSS`` sum of the tree) and CPU seconds
   (``utime+stime``, plus reaped children's ``cutime+cstime`` except for ``controller``, whose reaped
   children are ``ironic-dbsync`` runs), per phase and in total;
 * the idle CPU of every process over ``--idle`` seconds once everything is stable
@@ -150,6 +150,15 @@ def read_hwm_kib(pid: int, proc: Path = Path("/proc")) -> int | None:
         return None
 
 
+def read_mem_kib(pid: int, proc: Path = Path("/proc")) -> tuple[int | None, int | None]:
+    """(VmHWM, VmRSS) of *pid* in kB; ``None`` where unknown."""
+    try:
+        text = (proc / str(pid) / "status").read_text()
+    except OSError:
+        return None, None
+    return parse_status_kib(text, "VmHWM"), parse_status_kib(text, "VmRSS")
+
+
 def read_argv(pid: int, proc: Path = Path("/proc")) -> list[str]:
     try:
         raw = (proc / str(pid) / "cmdline").read_bytes()
@@ -218,6 +227,8 @@ class TreeSampler:
         self.roles: dict[tuple[int, int], str] = {}  # (pid, starttime) of direct children → role
         #: Highest VmHWM seen per (pid, starttime): processes that exit keep their peak.
         self.hwm: dict[tuple[int, int], tuple[str, int]] = {}
+        #: Highest sampled sum of current RSS (VmRSS) of a role's live processes.
+        self.tree_rss_max: dict[str, int] = {}
         #: Last CPU total per role of processes no longer alive, so exits do not lose CPU time.
         self.cpu_last: dict[str, int] = {}
         self.main_thread_ticks = 0
@@ -228,14 +239,13 @@ class TreeSampler:
     def sample(self) -> dict[str, RoleSample]:
         stats = all_stats(self.proc)
         result: dict[str, RoleSample] = {}
+        rss_now: dict[str, int] = {}
         root = stats.get(self.root)
         if root is not None:
             ctl = result.setdefault("controller", RoleSample())
             ctl.cpu_ticks = root.cpu_ticks(children=False)
             ctl.pids = 1
-            hwm = read_hwm_kib(self.root, self.proc)
-            if hwm is not None:
-                self.hwm[(root.pid, root.starttime)] = ("controller", hwm)
+            self._memory("controller", root, rss_now)
             self.main_thread_ticks, self.other_thread_ticks = thread_ticks(self.root, self.proc)
         tree = descendants(self.root, stats)
         # Top processes of a role count their reaped children (Ironic's workers); live descendants
@@ -253,12 +263,7 @@ class TreeSampler:
             sample = result.setdefault(role, RoleSample())
             sample.cpu_ticks += st.cpu_ticks(children=True)
             sample.pids += 1
-            hwm = read_hwm_kib(pid, self.proc)
-            if hwm is not None:
-                self.hwm[(pid, st.starttime)] = (
-                    role,
-                    max(hwm, self.hwm.get((pid, st.starttime), ("", 0))[1]),
-                )
+            self._memory(role, st, rss_now)
         for extra, role in self.extra_roots.items():
             if extra not in stats:
                 continue
@@ -268,18 +273,25 @@ class TreeSampler:
                 st = stats[pid]
                 sample.cpu_ticks += st.cpu_ticks(children=True)
                 sample.pids += 1
-                hwm = read_hwm_kib(pid, self.proc)
-                if hwm is not None:
-                    key = (pid, st.starttime)
-                    self.hwm[key] = (role, max(hwm, self.hwm.get(key, ("", 0))[1]))
+                self._memory(role, st, rss_now)
         # A role whose processes all exited (e.g. ironic-dbsync) keeps the CPU last seen.
         for role, sample in result.items():
             self.cpu_last[role] = max(sample.cpu_ticks, self.cpu_last.get(role, 0))
         for role, ticks in self.cpu_last.items():
             result.setdefault(role, RoleSample(cpu_ticks=ticks))
+        for role, kib in rss_now.items():
+            self.tree_rss_max[role] = max(kib, self.tree_rss_max.get(role, 0))
         for role, kib in self.peak_kib().items():
             result.setdefault(role, RoleSample()).hwm_kib = kib
         return result
+
+    def _memory(self, role: str, st: ProcStat, rss_now: dict[str, int]) -> None:
+        hwm, rss = read_mem_kib(st.pid, self.proc)
+        key = (st.pid, st.starttime)
+        if hwm is not None:
+            self.hwm[key] = (role, max(hwm, self.hwm.get(key, ("", 0))[1]))
+        if rss is not None:
+            rss_now[role] = rss_now.get(role, 0) + rss
 
     def largest_kib(self) -> dict[str, int]:
         """The largest single-process peak by role (the sum double-counts pages shared after fork)."""
@@ -289,11 +301,12 @@ class TreeSampler:
         return largest
 
     def peak_kib(self) -> dict[str, int]:
-        """Sum of per-process peaks by role (an upper bound of the tree's peak; equal for one process)."""
-        peaks: dict[str, int] = {}
-        for role, kib in self.hwm.values():
-            peaks[role] = peaks.get(role, 0) + kib
-        return peaks
+        """Peak memory by role: the larger of the largest single-process VmHWM (exact for one
+        process) and the highest sampled sum of the role's live processes' VmRSS (a tree's peak,
+        seen at the sampling period). Summing VmHWM would count short-lived helper processes
+        (Ironic's ``prlimit``/``qemu-img`` runs) that never lived at the same time."""
+        largest = self.largest_kib()
+        return {role: max(kib, self.tree_rss_max.get(role, 0)) for role, kib in largest.items()}
 
     def pids(self) -> list[int]:
         """Live descendants of the root (for the SIGKILL fallback)."""

@@ -178,3 +178,14 @@ def test_ironic_api_summary_groups_endpoints() -> None:
         "GET /v1/nodes/ID 200": {"n": 2, "mean_ms": 500.0},
         "GET /v1/nodes/ID 404": {"n": 1, "mean_ms": 10.0},
     }
+
+
+def test_peak_memory_does_not_add_up_processes_that_never_overlapped() -> None:
+    sampler = hosts.TreeSampler(os.getpid())
+    # Ironic: master + worker alive together (160 + 190 MiB RSS sampled), 50 short helpers of 60 MiB each.
+    sampler.hwm = {(1, 1): ("ironic", 170_000), (2, 2): ("ironic", 200_000)}
+    sampler.hwm.update({(100 + i, i): ("ironic", 60_000) for i in range(50)})
+    sampler.tree_rss_max = {"ironic": 350_000}
+    sampler.hwm[(3, 3)] = ("emulator", 80_000)
+    assert sampler.peak_kib() == {"ironic": 350_000, "emulator": 80_000}
+    assert sampler.largest_kib() == {"ironic": 200_000, "emulator": 80_000}
