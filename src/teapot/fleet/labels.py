@@ -1,22 +1,21 @@
-"""Label keys the emulated fleet puts on its BareMetalHosts — the one place they are spelled.
+"""Label keys the emulated fleet puts on its BareMetalHosts.
 
 Why: topology labels (region … PDU) are set by the operator, not discovered, and the scheduler
-spreads claims over them; a typo in one place would silently break spreading.  Everything that
-writes or reads them in ``teapot.fleet`` uses these constants.  (If the product needs the same
-keys, this module should move to ``teapot.api``; the fleet is emulation and is never imported by
-the product.)
+spreads claims over them; a typo would silently break spreading. The topology keys are the
+product's own (``teapot.api.labels``, which the host and tenancy controllers read); this module only
+adds the fleet's informational keys. The fleet may import lower layers; the product never imports it.
 """
 
 from __future__ import annotations
 
-PREFIX = "topology.teapot.dev"
+from teapot.api import labels as product
 
-REGION = f"{PREFIX}/region"
-ZONE = f"{PREFIX}/zone"
-ROOM = f"{PREFIX}/room"
-ROW = f"{PREFIX}/row"
-RACK = f"{PREFIX}/rack"
-PDU = f"{PREFIX}/pdu"
+REGION = product.TOPOLOGY_REGION
+ZONE = product.TOPOLOGY_ZONE
+ROOM = product.TOPOLOGY_ROOM
+ROW = product.TOPOLOGY_ROW
+RACK = product.TOPOLOGY_RACK
+PDU = product.TOPOLOGY_PDU
 
 # Also used by Kubernetes itself for nodes; set so tools that know only these keys still spread.
 K8S_REGION = "topology.kubernetes.io/region"
