@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import copy
 import dataclasses
 import random
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from teapot.apiserver import errors
 from teapot.apiserver.conversion import from_storage, needs_conversion
 from teapot.apiserver.errors import StatusError
 from teapot.apiserver.http import Request, Send, send_bytes, send_json, warning_headers
-from teapot.apiserver.objects import ObjectService, Outcome, WriteContext, supported_fields
+from teapot.apiserver.objects import ObjectService, Outcome, WriteContext, field_value, supported_fields
 from teapot.apiserver.patches import (
     APPLY_PATCH,
     JSON_PATCH,
@@ -533,8 +534,6 @@ class ResourceHandlers:
     def _patch_doc(
         self, ctype: str, info: ResourceInfo, old: Obj, patch: Any, ctx: WriteContext, force: bool
     ) -> Obj:
-        import copy
-
         base = copy.deepcopy(old)
         if ctype == JSON_PATCH:
             return apply_json_patch(base, patch)
@@ -552,8 +551,6 @@ class ResourceHandlers:
 
     # -- scale ----------------------------------------------------------------------------------------
     def _scale_of(self, info: ResourceInfo, obj: Obj) -> Obj:
-        from teapot.apiserver.objects import field_value
-
         meta = obj.get("metadata") or {}
         spec = field_value(obj, info.scale_spec_path) if info.scale_spec_path else ""
         status = field_value(obj, info.scale_status_path) if info.scale_status_path else ""
@@ -579,8 +576,6 @@ class ResourceHandlers:
     def _write_scale(
         self, info: ResourceInfo, namespace: str, name: str, scale: Obj, ctx: WriteContext
     ) -> Outcome:
-        import copy
-
         old = self.objects.get(info, namespace, name)
         replicas = (scale.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or replicas < 0:
