@@ -129,7 +129,7 @@ def classify(argv: Sequence[str]) -> str:
     # Ironic's master and workers rename themselves (setproctitle): "ironic: master process [...]".
     if joined.startswith("ironic") or any(n == "ironic" or n.startswith("ironic-") for n in names):
         return "ironic"
-    if "bin/ironic" in joined:
+    if "bin/ironic" in joined or "ironic/launch.py" in joined:  # teapot.hosts.ironic.launch
         return "ironic"
     if "teapot.fleet" in joined or "agent" in joined:
         return "agents"

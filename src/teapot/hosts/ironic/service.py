@@ -206,8 +206,15 @@ class IronicService:
         )
         self._log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         out = self._open_log("ironic.stdout.log")
+        # launch.py removes Ironic's per-call PBKDF2 hot spot (see its docstring); -P keeps the
+        # launcher's own directory off sys.path so its sibling modules cannot shadow anything.
+        command = (
+            (str(bin_dir / "python"), "-P", str(Path(__file__).with_name("launch.py")))
+            if s.memoize_redfish_session_keys
+            else (str(bin_dir / "ironic"),)
+        )
         self._ironic = await asyncio.create_subprocess_exec(
-            str(bin_dir / "ironic"),
+            *command,
             "--config-file",
             str(config),
             stdout=out,
