@@ -64,7 +64,10 @@ def test_parse_status_kib() -> None:
         (["/v/.venv-services/bin/python3", "/v/.venv-services/bin/ironic", "--config-file", "x"], "ironic"),
         (["ironic: master process [/v/.venv-services/bin/ironic --config-file /d/ironic.conf]"], "ironic"),
         (["ironic: ServiceWrapper worker(0)"], "ironic"),
-        (["/v/.venv-services/bin/python", "-P", "/s/teapot/hosts/ironic/launch.py", "--config-file", "c"], "ironic"),
+        (
+            ["/v/.venv-services/bin/python", "-P", "/s/teapot/hosts/ironic/launch.py", "--config-file", "c"],
+            "ironic",
+        ),
         (["/v/.venv-services/bin/ironic-dbsync", "--config-file", "c", "create_schema"], "ironic_dbsync"),
         (["/v/python", "-m", "http.server", "--directory", "/d/ironic/httpboot", "6180"], "image_server"),
         (["/usr/bin/sleep", "1"], "other:sleep"),

@@ -33,7 +33,7 @@ from teapot.fleet.fleet import Fleet
 from teapot.fleet.parse import load_datacenter, loads_datacenter
 from teapot.hosts.controller.context import FALLBACK_FINALIZER
 from teapot.hosts.ironic.config import IronicSettings
-from teapot.hosts.ironic.images import write_live_iso
+from teapot.hosts.ironic.images import sha256_of, write_live_iso, write_qcow2_image
 from teapot.hosts.ironic.provisioner import IronicProvisioner, IronicProvisionerSettings, node_name
 from teapot.hosts.ironic.service import IronicService, free_port
 from tests.conftest import RunningAPIServer
@@ -406,6 +406,7 @@ models:
 hosts:
   - {name: n1, rack: a01, model: nvme}
   - {name: s1, rack: a01, model: storage}
+  - {name: n2, rack: a01, model: nvme}
 """
 
 
@@ -581,3 +582,159 @@ async def test_detach_and_reattach(
         assert time.monotonic() < deadline, node.provision_state  # re-registered node is provided again
         await asyncio.sleep(1.0)
     assert node.id != old_id and hosts.get(name)["status"]["provisioning"]["ID"] == node.id
+
+
+async def test_direct_disk_image_through_the_controller(
+    apiserver: RunningAPIServer, agent_env: AgentEnv, crds: None, namespace: str, tmp_path: Path
+) -> None:
+    """A qcow2 image deployed with Ironic's ``direct`` interface: the emulated agent downloads,
+    checksums and writes it; deleting the provisioned host cleans it (metadata) and removes the node."""
+    env = agent_env
+    proc = ControllerProcess(
+        apiserver.kubeconfig, env.ironic.url, tmp_path / "controller.log", namespace, env.deploy_iso
+    )
+    proc.start()
+    try:
+        hosts = Hosts(apiserver, namespace)
+        name = "n2"
+        hosts.enrol(env.fleet, (name,), cleaning="metadata")
+        await hosts.wait((name,), state_is("available"), timeout=360)
+        disk = write_qcow2_image(env.ironic.http_root / f"disk-{namespace}.qcow2")
+        image = {
+            "url": f"{env.ironic.http_url}/{disk.name}",
+            "checksum": sha256_of(disk),
+            "checksumType": "sha256",
+            "format": "qcow2",
+        }
+        hosts.patch(name, {"spec": {"image": image, "online": True}})
+        took = await hosts.wait((name,), state_is("provisioned"), timeout=300)
+        commands = [(r.command, r.step) for r in env.farm.history(name)]
+        assert ("deploy.execute_deploy_step", "write_image") in commands, commands
+        node = ironic_nodes(env.ironic)[node_name_of(namespace, name)]
+        assert node.provision_state == "active" and node.deploy_interface == "direct"
+        assert node.instance_info["image_source"] == image["url"]
+        assert hosts.get(name)["status"]["provisioning"]["image"]["checksum"] == image["checksum"]
+        before = len(env.farm.history(name))
+
+        hosts.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "baremetalhosts", name)
+        await hosts.wait_gone((name,), timeout=360)
+        cleaned = [r.step for r in env.farm.history(name)[before:] if r.step]
+        assert "erase_devices_metadata" in cleaned, cleaned
+        assert node_name_of(namespace, name) not in ironic_nodes(env.ironic)
+        print(f"\ndirect qcow2 deploy through the controller: {took:.1f}s", file=sys.stderr)
+    finally:
+        proc.stop()
+
+
+async def test_bmc_down_mid_provisioning_then_back(
+    apiserver: RunningAPIServer,
+    ironic: IronicService,
+    fleet: Fleet,
+    controller: ControllerProcess,
+    namespace: str,
+) -> None:
+    """The BMC stops answering right after provisioning starts: the host does not end provisioned
+    while it is down, says which BMC failed (never its password), and finishes once the BMC is back."""
+    hosts = Hosts(apiserver, namespace)
+    name = "a02-u04"
+    hosts.enrol(fleet, (name,))
+    await hosts.wait((name,), state_is("available"), timeout=300)
+    iso = write_live_iso(ironic.http_root / f"live-{namespace}.iso")
+    hosts.patch(name, {"spec": {"image": {"url": f"{ironic.http_url}/{iso.name}", "format": "live-iso"}}})
+
+    def provisioning(host: dict[str, Any]) -> bool:
+        return ((host.get("status") or {}).get("provisioning") or {}).get("state") == "provisioning"
+
+    started = time.monotonic()
+    while not provisioning(hosts.get(name)):
+        assert time.monotonic() - started < 60, _summary(hosts.get(name))
+        await asyncio.sleep(0.1)
+    fleet.control.bmc_down(name)
+    try:
+        seen: list[Any] = []
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline:
+            host = hosts.get(name)
+            status = host.get("status") or {}
+            assert status["provisioning"]["state"] != "provisioned", "provisioned with its BMC down"
+            seen.append(_summary(host))
+            if status.get("errorType"):
+                break
+            await asyncio.sleep(1.0)
+        status = hosts.get(name)["status"]
+        assert status.get("errorType") == "provisioning error", seen[-3:]
+        assert status["errorCount"] >= 1 and status["operationalStatus"] == "error"
+        dump = json.dumps(hosts.get(name)) + "\n".join(hosts.events())
+        assert fleet.host(name).credentials.password not in dump
+    finally:
+        fleet.control.clear(name)
+    took = await hosts.wait((name,), state_is("provisioned"), timeout=300)
+    status = hosts.get(name)["status"]
+    assert status["operationalStatus"] == "OK" and "errorMessage" not in status
+    assert ironic_nodes(ironic)[node_name_of(namespace, name)].provision_state == "active"
+    print(
+        f"\nprovisioned {took:.1f}s after the BMC came back (errors: {status['errorCount']})", file=sys.stderr
+    )
+
+
+METAL3_MANIFEST = """
+# Metal3's documented BareMetalHost, with this fleet's BMC address, credentials and a live ISO.
+apiVersion: v1
+kind: Secret
+metadata:
+  name: worker-0-bmc-secret
+type: Opaque
+data:
+  username: {username}
+  password: {password}
+---
+apiVersion: metal3.io/v1alpha1
+kind: BareMetalHost
+metadata:
+  name: worker-0
+spec:
+  online: true
+  bootMACAddress: {mac}
+  bootMode: UEFI
+  bmc:
+    address: {address}
+    credentialsName: worker-0-bmc-secret
+    disableCertificateVerification: true
+  rootDeviceHints:
+    deviceName: /dev/sda
+  automatedCleaningMode: disabled
+  image:
+    url: {image}
+    format: live-iso
+"""
+
+
+async def test_metal3_manifest_applied_with_kubectl_is_provisioned(
+    apiserver: RunningAPIServer,
+    ironic: IronicService,
+    fleet: Fleet,
+    controller: ControllerProcess,
+    namespace: str,
+) -> None:
+    hosts = Hosts(apiserver, namespace)
+    machine = fleet.host("a02-u03")
+    iso = write_live_iso(ironic.http_root / f"live-{namespace}.iso")
+    manifest = METAL3_MANIFEST.format(
+        username=base64.b64encode(machine.credentials.username.encode()).decode(),
+        password=base64.b64encode(machine.credentials.password.encode()).decode(),
+        mac=machine.boot_mac,
+        address=machine.bmc_address,
+        image=f"{ironic.http_url}/{iso.name}",
+    )
+    apiserver.kubectl("apply", "-n", namespace, "-f", "-", input=manifest)
+    took = await hosts.wait(("worker-0",), state_is("provisioned"), timeout=300)
+    out = apiserver.kubectl("get", "bmh", "-n", namespace, "worker-0").stdout
+    header, row = out.splitlines()[:2]
+    assert header.split()[:4] == ["NAME", "STATE", "CONSUMER", "ONLINE"]
+    assert row.split()[:3] == ["worker-0", "provisioned", "true"]
+    history = hosts.get("worker-0")["status"]["operationHistory"]
+    assert all(history[op]["end"] for op in ("register", "inspect", "provision"))
+    apiserver.kubectl("delete", "-n", namespace, "-f", "-", input=manifest)
+    await hosts.wait_gone(("worker-0",), timeout=240)
+    assert node_name_of(namespace, "worker-0") not in ironic_nodes(ironic)
+    print(f"\nMetal3 manifest: applied to provisioned in {took:.1f}s", file=sys.stderr)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sqlite3
 import sys
 import urllib.request
 from pathlib import Path
@@ -27,6 +29,8 @@ async def test_restart_after_kill_keeps_nodes_and_serves_http_root(tmp_path: Pat
     await first.start()
     try:
         assert first.schema_seconds is not None
+        with contextlib.closing(sqlite3.connect(first.settings.database_file)) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # readers never block writers
         (first.http_root / "hello.txt").write_text("hi", encoding="utf-8")
         with urllib.request.urlopen(f"{first.http_url}/hello.txt", timeout=5) as response:
             assert response.read() == b"hi"

@@ -158,7 +158,8 @@ class Cluster:
             obj["status"] = reservation_status(r, verdict, p, obj.get("status") or {}, now)
         for view in p.claims:
             obj = self.claim(view.record.namespace, view.record.name)
-            obj["status"] = claim_status(view, p, obj.get("status") or {}, 1, "teapot-hosts", now)
+            states = {h.host.name: h.state for h in w.hosts}
+            obj["status"] = claim_status(view, p, obj.get("status") or {}, 1, "teapot-hosts", now, states)
         return p
 
     def holders(self) -> dict[str, str]:

@@ -61,6 +61,35 @@ def test_claim_binds_cheapest_hosts_and_writes_consumer_ref() -> None:
     assert again.hosts == () and again.add_finalizers == ()
 
 
+def test_claim_is_ready_when_its_hosts_are_provisioned_and_says_which_are_not() -> None:
+    c = world()
+    c.claims.append(claim("physics", "job", 2, image={"url": "http://img/os.qcow2"}))
+    c.step(T0)
+    status = c.claim("physics", "job")["status"]
+    ready = next(x for x in status["conditions"] if x["type"] == "Ready")
+    assert status["ready"] == 0 and ready["status"] == "False" and ready["reason"] == "HostsNotReady"
+    assert ready["message"] == "0 of 2 ready (available: s1, s2)"
+    # the host controller moves the hosts on; the next pass reports it
+    c.host("s1")["status"]["provisioning"]["state"] = "provisioned"
+    c.host("s2")["status"]["provisioning"]["state"] = "provisioning"
+    c.step(T0 + timedelta(seconds=1))
+    status = c.claim("physics", "job")["status"]
+    assert status["ready"] == 1 and {h["name"]: h["state"] for h in status["hosts"]} == {
+        "s1": "provisioned",
+        "s2": "provisioning",
+    }
+    assert "1 of 2 ready (provisioning: s2)" in status["conditions"][-1]["message"]
+    c.host("s2")["status"]["provisioning"]["state"] = "provisioned"
+    c.step(T0 + timedelta(seconds=2))
+    status = c.claim("physics", "job")["status"]
+    ready = next(x for x in status["conditions"] if x["type"] == "Ready")
+    assert (status["ready"], ready["status"], ready["message"]) == (2, "True", "all 2 host(s) provisioned")
+    # a claim without an image is ready as soon as its hosts are bound and available
+    c.claims.append(claim("bio", "plain", 1))
+    c.step(T0 + timedelta(seconds=3))
+    assert c.claim("bio", "plain")["status"]["ready"] == 1
+
+
 def test_borrower_is_preempted_when_owner_reclaims_guarantee() -> None:
     c = world()
     c.tenants[1]["spec"]["guarantees"] = []  # bio has no guarantee: everything it holds is borrowed

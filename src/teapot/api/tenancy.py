@@ -158,6 +158,7 @@ class BoundHost(K8sModel):
     since: str | None = None
     preemptible: bool | None = None
     reclaim_at: str | None = Field(default=None, description="When a pre-empted host will be taken back.")
+    state: str | None = Field(default=None, description="The host's provisioning state, as last seen.")
 
 
 class HostClaimStatus(K8sModel):
@@ -165,6 +166,9 @@ class HostClaimStatus(K8sModel):
     reason: str | None = None
     message: str | None = None
     bound: int | None = None
+    ready: int | None = Field(
+        default=None, description="Bound hosts the tenant can use now (provisioned with the image, if any)."
+    )
     hosts: list[BoundHost] | None = None
     conditions: list[Condition] | None = None
     observed_generation: int | None = None
@@ -255,6 +259,7 @@ HOSTCLAIM = CRDSpec(
     columns=(
         Column("Count", ".spec.count", type="integer"),
         Column("Bound", ".status.bound", type="integer"),
+        Column("Ready", ".status.ready", type="integer"),
         Column("Phase", ".status.phase"),
         Column("Reason", ".status.reason"),
         Column("Message", ".status.message", priority=1),

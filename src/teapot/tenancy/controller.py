@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -131,7 +131,7 @@ class AllocationReconciler:
             # some intents did not land: statuses written now would describe bindings that don't exist
             log.info("allocation: %d write conflict(s); retrying from fresh caches", conflicts)
             return Result(requeue=True)
-        await self._write_statuses(p, tenants, reservations, now)
+        await self._write_statuses(p, tenants, reservations, now, {h.host.name: h.state for h in w.hosts})
         self._emit_events(p)
         return Result(requeue_after=p.requeue_after)
 
@@ -240,14 +240,21 @@ class AllocationReconciler:
                 raise
 
     async def _write_statuses(
-        self, p: Plan, tenants: list[TenantRecord], reservations: list[ReservationRecord], now: datetime
+        self,
+        p: Plan,
+        tenants: list[TenantRecord],
+        reservations: list[ReservationRecord],
+        now: datetime,
+        host_states: Mapping[str, str],
     ) -> None:
         for view in p.claims:
             obj = self.claims.store.get(ObjectKey(view.record.namespace, view.record.name))
             if obj is None:
                 continue
             generation = int(meta(obj).get("generation") or 0)
-            status = claim_status(view, p, obj.get("status") or {}, generation, self.hosts_namespace, now)
+            status = claim_status(
+                view, p, obj.get("status") or {}, generation, self.hosts_namespace, now, host_states
+            )
             await self._patch_status(keys.HOSTCLAIMS, obj, status)
         for t in tenants:
             verdict = p.admission.verdicts.get(f"Tenant/{t.name}")

@@ -36,9 +36,44 @@ def _with_condition(
     return conditions
 
 
+#: Provisioning states in which a bound host is ready for its tenant: provisioned with the claim's
+#: image, or (a claim without an image) powered on and available.
+READY_WITH_IMAGE = frozenset({"provisioned"})
+READY_WITHOUT_IMAGE = frozenset({"available", "ready"})
+
+
+def _readiness(view: ClaimView, host_states: Mapping[str, str]) -> tuple[int, Explanation]:
+    """How many bound hosts the tenant can use now, and a sentence naming the ones it cannot."""
+    with_image = view.record.image is not None
+    ready_states = READY_WITH_IMAGE if with_image else READY_WITHOUT_IMAGE
+    waiting = {
+        n: host_states.get(n) or "unknown" for n in view.hosts if host_states.get(n) not in ready_states
+    }
+    ready = len(view.hosts) - len(waiting)
+    count = view.record.claim.count
+    if not waiting and ready >= count:
+        word = "provisioned" if with_image else "ready"
+        return ready, Explanation("HostsReady", f"all {ready} host(s) {word}")
+    if waiting:
+        by_state: dict[str, list[str]] = {}
+        for name, state in sorted(waiting.items()):
+            by_state.setdefault(state, []).append(name)
+        detail = "; ".join(f"{state}: {', '.join(names)}" for state, names in sorted(by_state.items()))
+        return ready, Explanation("HostsNotReady", f"{ready} of {count} ready ({detail})")
+    return ready, Explanation("HostsNotBound", f"{ready} of {count} ready; the rest are not bound yet")
+
+
 def claim_status(
-    view: ClaimView, plan: Plan, old: Mapping[str, Any], generation: int, hosts_namespace: str, now: datetime
+    view: ClaimView,
+    plan: Plan,
+    old: Mapping[str, Any],
+    generation: int,
+    hosts_namespace: str,
+    now: datetime,
+    host_states: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    """``host_states``: each host's ``status.provisioning.state`` as last read (for ``Ready``)."""
+    states = host_states or {}
     count = view.record.claim.count
     bound = len(view.hosts)
     if view.reclaims:
@@ -62,15 +97,23 @@ def claim_status(
         reclaim = view.reclaims.get(name)
         if reclaim is not None:
             entry["reclaimAt"] = format_time(reclaim.at)
+        if states.get(name):
+            entry["state"] = states[name]
         hosts.append(entry)
     explanation = view.explanation
+    ready, readiness = _readiness(view, states)
+    conditions = _with_condition(old, "Bound", bound >= count, explanation, generation, now)
+    conditions = _with_condition(
+        {"conditions": conditions}, "Ready", readiness.reason == "HostsReady", readiness, generation, now
+    )
     return {
         "phase": phase,
         "reason": explanation.reason,
         "message": explanation.message,
         "bound": bound,
+        "ready": ready,
         "hosts": hosts,
-        "conditions": _with_condition(old, "Bound", bound >= count, explanation, generation, now),
+        "conditions": conditions,
         "observedGeneration": generation,
     }
 
