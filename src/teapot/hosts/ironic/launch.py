@@ -5,7 +5,7 @@ from enrolment to ``available``) put **88 % of Ironic's samples in one line**: e
 builds ``ironic.drivers.modules.redfish.utils.SessionCache(driver_info)``, whose constructor derives
 the cache key with ``hashlib.pbkdf2_hmac('sha512', password, address * 4, 600000)`` — 0.33 CPU-s on
 this machine, repeated for *every* power read, boot-mode read, BIOS/firmware cache refresh and
-virtual-media call. A host's life from enrolment to ``provisioned`` makes ~40 of them (13.5–21 CPU-s
+virtual-media call. A host's life from enrolment to ``provisioned`` makes ~40 of them (13.5 to 21 CPU-s
 of Ironic per host), and the 60 s power sync alone costs 0.33 CPU-s per host per minute — more than
 half a core at 100 hosts with nothing happening.
 
