@@ -69,6 +69,18 @@ async def _apply(client: Any, ref: Any, obj: dict[str, Any], namespace: str | No
     )
 
 
+async def _apply_all(
+    client: Any, ref: Any, docs: list[dict[str, Any]], namespace: str, in_flight: int = 16
+) -> None:
+    gate = asyncio.Semaphore(in_flight)
+
+    async def one(doc: dict[str, Any]) -> None:
+        async with gate:
+            await _apply(client, ref, doc, namespace)
+
+    await asyncio.gather(*(one(doc) for doc in docs))
+
+
 async def _summarise_hosts(client: Any, bmh_ref: Any, stop: asyncio.Event) -> None:
     """Print how many hosts are in each provisioning state whenever that changes."""
     last = ""
@@ -180,9 +192,12 @@ async def up(args: argparse.Namespace) -> int:
         bmh_ref = ResourceRef("metal3.io", "v1alpha1", "baremetalhosts", namespaced=True)
         if fleet is not None:
             secret_ref = ResourceRef("", "v1", "secrets", namespaced=True)
-            for doc in fleet.manifests(HOSTS_NAMESPACE):
-                ref = secret_ref if doc["kind"] == "Secret" else bmh_ref
-                await _apply(client, ref, doc, HOSTS_NAMESPACE)
+            docs = list(fleet.manifests(HOSTS_NAMESPACE))
+            # Secrets first (a host without its Secret would report a credentials error), then the
+            # hosts; a few requests in flight at once: one at a time took 33 s for 100 hosts while
+            # the controllers shared the event loop.
+            for kind, ref in (("Secret", secret_ref), ("BareMetalHost", bmh_ref)):
+                await _apply_all(client, ref, [d for d in docs if d["kind"] == kind], HOSTS_NAMESPACE)
             _say(f"enrolled {len(fleet.hosts)} BareMetalHosts in namespace {HOSTS_NAMESPACE}")
             summary = asyncio.create_task(_summarise_hosts(client, bmh_ref, stop))
         else:

@@ -180,7 +180,12 @@ def render_config(settings: IronicSettings) -> str:
         # seconds, not the default 300 s window's minutes
         "ramdisk_heartbeat_timeout": str(settings.ramdisk_heartbeat_timeout),
     }
-    conf["database"] = {"connection": f"sqlite:///{data / 'ironic.sqlite'}"}
+    conf["database"] = {
+        "connection": f"sqlite:///{data / 'ironic.sqlite'}",
+        # Ironic retries "database is locked" for this long (default 10 s) before failing the
+        # operation; 100 hosts inspecting at once exceeded 10 s and failed an inspection hook.
+        "sqlite_max_wait_for_retry": "60",
+    }
     conf["oslo_concurrency"] = {"lock_path": str(data / "locks")}
     conf["conductor"] = {
         "automated_clean": "true",
