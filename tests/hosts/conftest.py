@@ -236,7 +236,16 @@ def tls_emulator(tmp_path: Path) -> Iterator[Emulator]:
 async def ironic(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[IronicService]:
     """One standalone Ironic for the whole session (it takes a few seconds to start)."""
     data_dir = tmp_path_factory.mktemp("ironic")
-    settings = IronicSettings(data_dir=data_dir, api_port=free_port(), http_port=free_port())
+    settings = IronicSettings(
+        data_dir=data_dir,
+        api_port=free_port(),
+        http_port=free_port(),
+        # a dead BMC fails a deploy after ~10 s of retries instead of Ironic's default ~2.5 min
+        extra_options=(
+            ("redfish", "connection_attempts", "2"),
+            ("redfish", "connection_retry_interval", "1"),
+        ),
+    )
     service = IronicService(settings)
     await service.start()
     try:
