@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from teapot.tenancy import keys
 from teapot.tenancy.options import TenancyOptions
 from teapot.tenancy.status import host_class_counts
@@ -311,3 +313,36 @@ def test_reclaim_is_dropped_when_the_reclaimer_no_longer_needs_the_host() -> Non
     assert all(o == "bio/batch" for o in c.holders().values()) and len(c.holders()) == 4
     assert not any(keys.RECLAIMED_BY in meta(c.host(h))["annotations"] for h in c.holders())
     assert c.claim("bio", "batch")["status"]["phase"] == "Bound"
+
+
+def _weighted_world(weights: dict[str, int]) -> Cluster:
+    """Six small hosts, no guarantees in that class: everything the tenants get there is borrowed."""
+    return Cluster(
+        hosts=[bmh(f"s{i}", rack=f"r{i % 2}") for i in range(1, 7)],
+        classes=[host_class("small", 1.0)],
+        tenants=[tenant(name, [name], weight=w) for name, w in weights.items()],
+        options=FAST,
+    )
+
+
+@pytest.mark.parametrize(
+    ("weights", "first"),
+    [
+        ({"physics": 1, "bio": 1}, "physics"),  # equal shares (2 each): the older claim wins
+        ({"physics": 1, "bio": 3}, "bio"),  # bio's 2 borrowed hosts are a smaller share of its weight
+    ],
+)
+def test_weight_decides_which_tenant_borrows_idle_hosts_first(weights: dict[str, int], first: str) -> None:
+    c = _weighted_world(weights)
+    c.claims.append(claim("physics", "a", 2, created="2026-01-01T00:00:00Z"))
+    c.claims.append(claim("bio", "b", 2, created="2026-01-01T00:00:01Z"))
+    c.step(T0)
+    assert sorted(c.holders().values()) == ["bio/b", "bio/b", "physics/a", "physics/a"]
+    # both now borrow 2; two idle hosts left and both tenants ask for two more
+    c.claims.append(claim("physics", "more", 2, created="2026-01-01T00:01:00Z"))
+    c.claims.append(claim("bio", "more", 2, created="2026-01-01T00:01:01Z"))
+    c.step(T0 + timedelta(seconds=1))
+    winners = {v for v in c.holders().values() if v.endswith("/more")}
+    assert winners == {f"{first}/more"}
+    loser = "bio" if first == "physics" else "physics"
+    assert c.claim(loser, "more")["status"]["phase"] == "Pending"

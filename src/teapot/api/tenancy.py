@@ -88,7 +88,14 @@ class TenantSpec(K8sModel):
         default=None, description="At most this many hosts per HostClass."
     )
     max_total: int | None = Field(default=None, ge=0, description="At most this many hosts in all.")
-    weight: int | None = Field(default=1, ge=1, description="Share of idle capacity when tenants compete.")
+    weight: int | None = Field(
+        default=1,
+        ge=1,
+        description=(
+            "Share of idle capacity when tenants compete: pending claims of the tenant with the fewest "
+            "borrowed hosts per unit of weight are served first."
+        ),
+    )
 
 
 class TenantUsage(K8sModel):

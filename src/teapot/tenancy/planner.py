@@ -21,7 +21,8 @@ it, so no host is ever released and re-bound in one write.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -34,6 +35,7 @@ from teapot.allocation import (
     HostClass,
     Inventory,
     Policy,
+    Tenant,
     occurrences,
 )
 from teapot.allocation import (
@@ -113,6 +115,36 @@ def _order(record: ClaimRecord) -> tuple[int, str, str]:
     return (-record.claim.band.rank, record.created, record.claim.name)
 
 
+def borrowed_shares(inventory: Inventory, tenants: Mapping[str, Tenant]) -> dict[str, float]:
+    """Each tenant's borrowed hosts (held above its guarantees, always pre-emptible) per unit of
+    ``Tenant.weight``. A tenant missing from *tenants* has weight 1."""
+    borrowed: Counter[str] = Counter()
+    for host in inventory.holders():
+        holder = host.holder
+        if holder is not None and holder.tenant and holder.band is Band.PREEMPTIBLE:
+            borrowed[holder.tenant] += 1
+    return {
+        name: count / max(1, tenants[name].weight if name in tenants else 1)
+        for name, count in borrowed.items()
+    }
+
+
+def fair_order(shares: Mapping[str, float]) -> Callable[[ClaimRecord], tuple[int, float, str, str]]:
+    """Claims in a band are served in order of their tenant's borrowed share / weight (lowest first,
+    then oldest): when tenants compete for idle hosts, the one that has borrowed least relative to
+    its weight goes first — Kueue's fair-sharing order, applied per pass."""
+
+    def key(record: ClaimRecord) -> tuple[int, float, str, str]:
+        return (
+            -record.claim.band.rank,
+            shares.get(record.claim.tenant, 0.0),
+            record.created,
+            record.claim.name,
+        )
+
+    return key
+
+
 def plan(
     hosts: Sequence[HostRecord],
     host_classes: Sequence[HostClass],
@@ -187,7 +219,8 @@ def plan(
     add_finalizers: list[ClaimRecord] = []
     remove_finalizers: list[ClaimRecord] = []
     decisions: dict[str, ClaimDecision] = {}
-    for cr in sorted(claims, key=lambda c: (c.claim.name not in due_reclaimers, *_order(c))):
+    fair = fair_order(borrowed_shares(inventory, outcome.tenants))
+    for cr in sorted(claims, key=lambda c: (c.claim.name not in due_reclaimers, *fair(c))):
         name = cr.claim.name
         if cr.deleting:
             if cr.has_finalizer and not inventory.held_by_claim(name) and not _still_consumed(ours, name):
