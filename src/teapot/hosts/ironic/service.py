@@ -225,7 +225,7 @@ class IronicService:
         # launcher's own directory off sys.path so its sibling modules cannot shadow anything.
         command = (
             (str(bin_dir / "python"), "-P", str(Path(__file__).with_name("launch.py")))
-            if s.memoize_redfish_session_keys
+            if s.fast_redfish_session_keys
             else (str(bin_dir / "ironic"),)
         )
         self._ironic = await asyncio.create_subprocess_exec(
