@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -83,6 +84,7 @@ class AllocationReconciler:
         self._overlay: dict[str, tuple[str, KubeObject]] = {}
         self._host_cache: dict[str, tuple[str, HostRecord]] = {}
         self.last_plan: Plan | None = None
+        self._last_pass = -float("inf")
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -118,6 +120,11 @@ class AllocationReconciler:
     # -- the pass -------------------------------------------------------------------------------
 
     async def reconcile(self, key: ObjectKey) -> Result:
+        since = time.monotonic() - self._last_pass
+        wait = self.options.min_pass_interval.total_seconds() - since
+        if wait > 0:
+            return Result(requeue_after=wait)  # events meanwhile coalesce into the one pass after
+        self._last_pass = time.monotonic()
         now = self.clock()
         host_objs, w = self.read_world(now)
         tenants, reservations = list(w.tenants), list(w.reservations)

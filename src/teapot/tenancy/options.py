@@ -17,3 +17,6 @@ class TenancyOptions:
     lead_time: timedelta = timedelta(minutes=15)
     grace_period: timedelta = timedelta(minutes=2)
     resync: timedelta = timedelta(minutes=5)
+    #: Passes start at most this often: BareMetalHost status churn (1,000 hosts enrolling) otherwise
+    #: ran ~6 whole-world passes a second on the shared event loop; waiting coalesces the burst.
+    min_pass_interval: timedelta = timedelta(seconds=0.5)
