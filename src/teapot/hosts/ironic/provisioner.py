@@ -5,7 +5,7 @@ decides the one next Ironic call that moves it towards the requested end state (
 reports what it sees — so the host controller stays level-triggered: calling again is always safe.
 
 openstacksdk's baremetal proxy is blocking, so each public coroutine runs its synchronous twin in a
-worker thread (``asyncio.to_thread``); the Protocol is async because its caller is an asyncio
+worker thread (its own executor, ``settings.threads``); the Protocol is async because its caller is an asyncio
 controller and hiding the thread hop here keeps every caller simple. Works the same against the
 Ironic Teapot starts (:mod:`teapot.hosts.ironic.service`) and an existing one (``--ironic-url``):
 only the endpoint differs. All messages pass :func:`~teapot.hosts.ironic.states.sanitize`.
@@ -14,6 +14,7 @@ only the endpoint differs. All messages pass :func:`~teapot.hosts.ironic.states.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import hmac
@@ -85,6 +86,10 @@ class IronicProvisionerSettings:
     poll_interval: float = 2.0
     #: Bare-metal API microversion ceiling; ``None`` lets openstacksdk negotiate.
     api_version: str | None = None
+    #: Threads for the blocking openstacksdk calls. asyncio's default executor has cpu + 4 threads (6
+    #: on a 2-core machine), fewer than the host controller's workers; every call waits on Ironic,
+    #: not on the CPU, so this matches the workers.
+    threads: int = 16
 
 
 def _credentials_digest(node_uuid: str, driver: BMCDriver, spec: RegistrationSpec, salt: bytes) -> str:
@@ -141,6 +146,9 @@ class IronicProvisioner:
                     auth_type="none", baremetal_endpoint_override=settings.url
                 )
         self._conn = connection
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=settings.threads, thread_name_prefix="ironic-call"
+        )
         self._secrets: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
 
@@ -152,7 +160,7 @@ class IronicProvisioner:
 
     async def _run(self, func: Callable[[], T]) -> T:
         try:
-            return await asyncio.to_thread(func)
+            return await asyncio.get_running_loop().run_in_executor(self._executor, func)
         except (os_exc.SDKException, ks_exc.ClientException, OSError) as exc:
             if (
                 isinstance(exc, os_exc.HttpException)
@@ -638,6 +646,7 @@ class IronicProvisioner:
         return Result(None)
 
     def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
         self._conn.close()
 
     def failed_state_error(self, status: NodeStatus) -> ErrorType | None:
