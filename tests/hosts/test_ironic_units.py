@@ -419,3 +419,37 @@ async def test_unreachable_ironic_raises_provisioner_unavailable() -> None:
     with pytest.raises(ProvisionerUnavailable, match=re.escape(url)):
         await prov.observe(HostRef("ns", "h"))
     assert time.monotonic() - started < 10
+
+
+async def test_the_node_read_by_observe_serves_the_next_read_once() -> None:
+    """observe() then an action in the same reconcile: one GET, not two; later reads go to Ironic."""
+    from types import SimpleNamespace
+
+    calls: list[str] = []
+    node = SimpleNamespace(
+        id="u1",
+        name="ns~h",
+        provision_state="available",
+        power_state="power off",
+        target_power_state=None,
+        is_maintenance=False,
+        last_error=None,
+    )
+
+    def get_node(ident: str) -> object:
+        calls.append(ident)
+        return node
+
+    connection = SimpleNamespace(baremetal=SimpleNamespace(get_node=get_node), close=lambda: None)
+    prov = IronicProvisioner(IronicProvisionerSettings(url="http://ironic"), connection=connection)  # type: ignore[arg-type]
+    try:
+        host = HostRef("ns", "h", "u1")
+        status = await prov.observe(host)
+        assert status is not None and status.engine_state == "available" and len(calls) == 1
+        assert prov._find(host) is node and len(calls) == 1  # served from observe's read
+        assert prov._find(host) is node and len(calls) == 2  # used once: the next read is fresh
+        await prov.observe(host)
+        await prov.observe(host)
+        assert len(calls) == 4  # observe itself always reads Ironic
+    finally:
+        prov.close()

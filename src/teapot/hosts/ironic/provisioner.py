@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -63,6 +64,8 @@ _MANUAL_STEPS: dict[CleaningMode, list[dict[str, object]]] = {
     CleaningMode.METADATA: [{"interface": "deploy", "step": "erase_devices_metadata"}],
     CleaningMode.EXPRESS: [{"interface": "deploy", "step": "erase_devices_express"}],
 }
+#: How long a node read by ``observe`` may stand in for the next read of the same host.
+_OBSERVED_TTL = 0.5
 _CREDENTIALS_KEY = "teapot_credentials"
 _PREPARED_KEY = "teapot_prepared"
 _BOOT_MODES = {BootMode.UEFI: "uefi", BootMode.UEFI_SECURE_BOOT: "uefi", BootMode.LEGACY: "bios"}
@@ -150,6 +153,7 @@ class IronicProvisioner:
             max_workers=settings.threads, thread_name_prefix="ironic-call"
         )
         self._secrets: dict[str, frozenset[str]] = {}
+        self._observed: dict[str, tuple[float, Node]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -198,6 +202,16 @@ class IronicProvisioner:
         )
 
     def _find(self, host: HostRef) -> Node | None:
+        # The controller observes a host and then acts on it in the same reconcile: the node read
+        # by observe() is used once, if fresh, instead of a second GET (one Ironic call fewer per
+        # reconcile; at 1,000 hosts the controller's throughput was bound by Ironic round trips).
+        with self._lock:
+            seen = self._observed.pop(node_name(host), None)
+        if seen is not None and time.monotonic() - seen[0] < _OBSERVED_TTL:
+            return seen[1]
+        return self._fetch(host)
+
+    def _fetch(self, host: HostRef) -> Node | None:
         for ident in (host.provisioning_id, node_name(host)):
             if not ident:
                 continue
@@ -235,7 +249,10 @@ class IronicProvisioner:
     # -- observe ------------------------------------------------------------------------------
 
     async def observe(self, host: HostRef) -> NodeStatus | None:
-        node = await self._run(lambda: self._find(host))
+        node = await self._run(lambda: self._fetch(host))
+        if node is not None:
+            with self._lock:
+                self._observed[node_name(host)] = (time.monotonic(), node)
         return self._status(node) if node is not None else None
 
     # -- register -----------------------------------------------------------------------------
