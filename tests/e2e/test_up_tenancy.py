@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,9 +66,28 @@ class Up:
             assert self.proc.poll() is None, self.log.read_text()[-3000:]
             if time.monotonic() - started > timeout:
                 states = {n: _state(h) for n, h in self.hosts().items()}
-                raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}: {states}")
+                raise AssertionError(
+                    f"timed out after {timeout:.0f}s waiting for {what}: {states}\n{self.diagnostics()}"
+                )
             time.sleep(1.0)
         return time.monotonic() - started
+
+    def diagnostics(self) -> str:
+        """The controllers' work-queue metrics and the tenancy objects, for a failure message."""
+        found = re.search(r"metrics at (http://\S+/metrics)", self.log.read_text())
+        lines: list[str] = []
+        if found:
+            with urllib.request.urlopen(found.group(1), timeout=10) as response:
+                text = response.read().decode()
+            lines = [
+                line
+                for line in text.splitlines()
+                if not line.startswith("#")
+                and ("allocation" in line or "tenant" in line)
+                and "bucket" not in line
+            ]
+        objects = self.kubectl("get", "tenants,hostclasses,hostclaims", "-A", "-o", "yaml", check=False)
+        return "\n".join(lines) + "\n" + objects
 
     def ironic_states(self) -> dict[str, str]:
         prov = IronicProvisioner(IronicProvisionerSettings(url=self.ironic_url))

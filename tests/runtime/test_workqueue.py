@@ -134,3 +134,20 @@ async def test_depth_and_duration_metrics() -> None:
         metrics.REGISTRY.get_sample_value("workqueue_queue_duration_seconds_count", {"name": "wq-metrics"})
         == 1.0
     )
+
+
+def test_delayed_adds_work_under_uvloop_when_the_first_deadline_is_already_due() -> None:
+    """uvloop's call_at returns a plain Handle (no .when()) for a deadline that is already due; the
+    queue once asked that handle for its time and the exception killed the controller's worker."""
+    import uvloop
+
+    async def scenario() -> list[str]:
+        q: WorkQueue[str] = WorkQueue("uvloop-timer")
+        q.add_after("soon", 1e-9)  # due by the time it is armed: uvloop hands back a plain Handle
+        q.add_after("later", 0.05)  # re-arming must not ask that handle anything
+        got = [await asyncio.wait_for(q.get(), 2)]
+        q.done(got[0])
+        got.append(await asyncio.wait_for(q.get(), 2))
+        return got
+
+    assert uvloop.run(scenario()) == ["soon", "later"]

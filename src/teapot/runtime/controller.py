@@ -146,6 +146,18 @@ class Controller:
                 with contextlib.suppress(asyncio.CancelledError, QueueShutDown):
                     await task
 
+    def _requeue(self, key: ObjectKey, result: Result) -> None:
+        if result.requeue_after is not None and result.requeue_after > 0:
+            self.queue.forget(key)
+            self.queue.add_after(key, result.requeue_after)
+            metrics.RECONCILE_TOTAL.labels(self.name, "requeue_after").inc()
+        elif result.requeue:
+            self.queue.add_rate_limited(key)
+            metrics.RECONCILE_TOTAL.labels(self.name, "requeue").inc()
+        else:
+            self.queue.forget(key)
+            metrics.RECONCILE_TOTAL.labels(self.name, "success").inc()
+
     async def _worker(self) -> None:
         while True:
             key = await self.queue.get()  # raises QueueShutDown to end the worker
@@ -161,16 +173,13 @@ class Controller:
                 delay = self.queue.add_rate_limited(key)
                 log.exception("%s: reconcile %s failed; retrying in %.3fs", self.name, key, delay)
             else:
-                if result.requeue_after is not None and result.requeue_after > 0:
-                    self.queue.forget(key)
-                    self.queue.add_after(key, result.requeue_after)
-                    metrics.RECONCILE_TOTAL.labels(self.name, "requeue_after").inc()
-                elif result.requeue:
-                    self.queue.add_rate_limited(key)
-                    metrics.RECONCILE_TOTAL.labels(self.name, "requeue").inc()
-                else:
-                    self.queue.forget(key)
-                    metrics.RECONCILE_TOTAL.labels(self.name, "success").inc()
+                try:
+                    self._requeue(key, result)
+                except Exception:
+                    # A worker must never die of its own bookkeeping (a dead worker is a silent stall:
+                    # uvloop once made the timer code raise here). Retry the key later instead.
+                    log.exception("%s: requeueing %s failed; retrying it", self.name, key)
+                    self.queue.add(key)
             finally:
                 self._latency.observe(time.perf_counter() - started)
                 self._active.dec()

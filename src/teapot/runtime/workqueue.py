@@ -59,7 +59,10 @@ class WorkQueue(Generic[K]):
         self._waiting: dict[K, float] = {}
         self._heap: list[tuple[float, int, K]] = []
         self._seq = 0
-        self._timer: asyncio.TimerHandle | None = None
+        # The handle and the time it was armed for: uvloop's call_at returns a plain Handle (no
+        # .when()) for a time already past, so the time is kept here rather than asked of the handle.
+        self._timer: asyncio.Handle | None = None
+        self._timer_when = 0.0
         self._shutting_down = False
         self._depth = metrics.WORKQUEUE_DEPTH.labels(name)
         self._adds = metrics.WORKQUEUE_ADDS.labels(name)
@@ -189,10 +192,11 @@ class WorkQueue(Generic[K]):
             return
         first = self._heap[0][0]
         if self._timer is not None:
-            if self._timer.when() <= first:
+            if self._timer_when <= first:
                 return
             self._timer.cancel()
         self._timer = loop.call_at(first, self._fire)
+        self._timer_when = first
 
     def _fire(self) -> None:
         self._timer = None
