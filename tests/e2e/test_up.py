@@ -57,3 +57,4 @@ def test_up_enrols_fleet_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     assert code == 0, text
     assert "stopped" in text
     assert "Traceback" not in text
+    assert "hosts after" in text and "3 registering" in text  # the progress line, from the informer cache
