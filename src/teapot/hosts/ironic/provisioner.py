@@ -89,10 +89,9 @@ class IronicProvisionerSettings:
     poll_interval: float = 2.0
     #: Bare-metal API microversion ceiling; ``None`` lets openstacksdk negotiate.
     api_version: str | None = None
-    #: Threads for the blocking openstacksdk calls. asyncio's default executor has cpu + 4 threads (6
-    #: on a 2-core machine), fewer than the host controller's workers; every call waits on Ironic,
-    #: not on the CPU, so this matches the workers.
-    threads: int = 16
+    #: Threads for the blocking openstacksdk calls: one per host-controller worker (asyncio's default
+    #: executor has cpu + 4 threads, 6 on a 2-core machine, and is shared with everything else).
+    threads: int = 8
 
 
 def _credentials_digest(node_uuid: str, driver: BMCDriver, spec: RegistrationSpec, salt: bytes) -> str:
