@@ -56,9 +56,10 @@ class HostControllerOptions:
     #: maintenance, so a dead BMC cannot block deleting its host).
     delete_power_off_attempts: int = 3
     #: Concurrent reconciles; each mostly waits on the provisioner (Ironic's API). This is also
-    #: admission control for Ironic: 16 workers let 100 hosts clean at once and took longer in all
-    #: (to available 255 s vs 177 s with 8; Ironic 328 vs 215 CPU-s: more agent heartbeats to serve).
-    workers: int = 8
+    #: admission control for Ironic: more workers let more hosts clean at once, and each cleaning
+    #: host's agent heartbeats cost Ironic CPU. 100 hosts to available (bench/hosts.py, 2 cores):
+    #: 16 workers 255 s, 8 workers 254 s, 4 workers 194 s.
+    workers: int = 4
 
 
 def backoff_delay(options: HostControllerOptions, error_count: int, key: str) -> float:

@@ -91,7 +91,7 @@ class IronicProvisionerSettings:
     api_version: str | None = None
     #: Threads for the blocking openstacksdk calls: one per host-controller worker (asyncio's default
     #: executor has cpu + 4 threads, 6 on a 2-core machine, and is shared with everything else).
-    threads: int = 8
+    threads: int = 4
 
 
 def _credentials_digest(node_uuid: str, driver: BMCDriver, spec: RegistrationSpec, salt: bytes) -> str:
