@@ -192,8 +192,7 @@ async def up(args: argparse.Namespace) -> int:
             secret_ref = ResourceRef("", "v1", "secrets", namespaced=True)
             docs = list(fleet.manifests(HOSTS_NAMESPACE))
             # Secrets first (a host without its Secret would report a credentials error), then the
-            # hosts; a few requests in flight at once: one at a time took 33 s for 100 hosts while
-            # the controllers shared the event loop.
+            # hosts, a few requests in flight at once.
             for kind, ref in (("Secret", secret_ref), ("BareMetalHost", bmh_ref)):
                 await _apply_all(client, ref, [d for d in docs if d["kind"] == kind], HOSTS_NAMESPACE)
             _say(f"enrolled {len(fleet.hosts)} BareMetalHosts in namespace {HOSTS_NAMESPACE}")
