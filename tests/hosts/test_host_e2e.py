@@ -449,50 +449,57 @@ async def agent_env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[A
                     await ironic.stop()  # before the BMCs go away
 
 
-async def test_cleaning_modes_through_the_agent(
+@pytest.fixture
+def agent_controller(
     apiserver: RunningAPIServer, agent_env: AgentEnv, crds: None, namespace: str, tmp_path: Path
-) -> None:
-    env = agent_env
+) -> Iterator[ControllerProcess]:
+    """The host controller against the agent environment's Ironic, with its deploy ISO."""
     proc = ControllerProcess(
-        apiserver.kubeconfig, env.ironic.url, tmp_path / "controller.log", namespace, env.deploy_iso
+        apiserver.kubeconfig,
+        agent_env.ironic.url,
+        tmp_path / "controller.log",
+        namespace,
+        agent_env.deploy_iso,
     )
     proc.start()
-    try:
-        hosts = Hosts(apiserver, namespace)
-        hosts.enrol(env.fleet, ("n1",), cleaning="express")
-        hosts.enrol(env.fleet, ("s1",), cleaning="metadata")
-        names = ("n1", "s1")
-        to_available = await hosts.wait(names, state_is("available"), timeout=360)
-        # first enrolment: Ironic's automated cleaning on "provide" (metadata erase) via the agent
-        for name in names:
-            assert any(r.step == "erase_devices_metadata" for r in env.farm.history(name)), env.farm.history(
-                name
-            )
-        iso = write_live_iso(env.ironic.http_root / "live.iso")
-        for name in names:
-            hosts.patch(
-                name, {"spec": {"image": {"url": f"{env.ironic.http_url}/{iso.name}", "format": "live-iso"}}}
-            )
-        await hosts.wait(names, state_is("provisioned"), timeout=300)
-        before = {name: len(env.farm.history(name)) for name in names}
-        for name in names:
-            hosts.patch(name, {"spec": {"image": None}})
-        await hosts.wait(names, state_is("available"), timeout=360)
-        cleaned = {name: [r.step for r in env.farm.history(name)[before[name] :] if r.step] for name in names}
-        assert "erase_devices_express" in cleaned["n1"], cleaned
-        assert "erase_devices_metadata" in cleaned["s1"] and "erase_devices_express" not in cleaned["s1"], (
-            cleaned
+    yield proc
+    proc.stop()
+    print(f"controller log: {proc.log_path}", file=sys.stderr)
+
+
+async def test_cleaning_modes_through_the_agent(
+    apiserver: RunningAPIServer, agent_env: AgentEnv, agent_controller: ControllerProcess, namespace: str
+) -> None:
+    env = agent_env
+    hosts = Hosts(apiserver, namespace)
+    hosts.enrol(env.fleet, ("n1",), cleaning="express")
+    hosts.enrol(env.fleet, ("s1",), cleaning="metadata")
+    names = ("n1", "s1")
+    to_available = await hosts.wait(names, state_is("available"), timeout=360)
+    # first enrolment: Ironic's automated cleaning on "provide" (metadata erase) via the agent
+    for name in names:
+        assert any(r.step == "erase_devices_metadata" for r in env.farm.history(name)), env.farm.history(name)
+    iso = write_live_iso(env.ironic.http_root / "live.iso")
+    for name in names:
+        hosts.patch(
+            name, {"spec": {"image": {"url": f"{env.ironic.http_url}/{iso.name}", "format": "live-iso"}}}
         )
-        records = {name: hosts.get(name)["status"]["lastCleaning"] for name in names}
-        assert records["n1"]["mode"] == "express" and records["s1"]["mode"] == "metadata"
-        assert all(r["durationSeconds"] > 0 for r in records.values())
-        print(
-            f"\nagent cleaning: to available {to_available:.1f}s; deprovision express "
-            f"{records['n1']['durationSeconds']:.1f}s, metadata {records['s1']['durationSeconds']:.1f}s",
-            file=sys.stderr,
-        )
-    finally:
-        proc.stop()
+    await hosts.wait(names, state_is("provisioned"), timeout=300)
+    before = {name: len(env.farm.history(name)) for name in names}
+    for name in names:
+        hosts.patch(name, {"spec": {"image": None}})
+    await hosts.wait(names, state_is("available"), timeout=360)
+    cleaned = {name: [r.step for r in env.farm.history(name)[before[name] :] if r.step] for name in names}
+    assert "erase_devices_express" in cleaned["n1"], cleaned
+    assert "erase_devices_metadata" in cleaned["s1"] and "erase_devices_express" not in cleaned["s1"], cleaned
+    records = {name: hosts.get(name)["status"]["lastCleaning"] for name in names}
+    assert records["n1"]["mode"] == "express" and records["s1"]["mode"] == "metadata"
+    assert all(r["durationSeconds"] > 0 for r in records.values())
+    print(
+        f"\nagent cleaning: to available {to_available:.1f}s; deprovision express "
+        f"{records['n1']['durationSeconds']:.1f}s, metadata {records['s1']['durationSeconds']:.1f}s",
+        file=sys.stderr,
+    )
 
 
 async def test_ironic_killed_mid_provisioning_converges(
@@ -585,45 +592,38 @@ async def test_detach_and_reattach(
 
 
 async def test_direct_disk_image_through_the_controller(
-    apiserver: RunningAPIServer, agent_env: AgentEnv, crds: None, namespace: str, tmp_path: Path
+    apiserver: RunningAPIServer, agent_env: AgentEnv, agent_controller: ControllerProcess, namespace: str
 ) -> None:
     """A qcow2 image deployed with Ironic's ``direct`` interface: the emulated agent downloads,
     checksums and writes it; deleting the provisioned host cleans it (metadata) and removes the node."""
     env = agent_env
-    proc = ControllerProcess(
-        apiserver.kubeconfig, env.ironic.url, tmp_path / "controller.log", namespace, env.deploy_iso
-    )
-    proc.start()
-    try:
-        hosts = Hosts(apiserver, namespace)
-        name = "n2"
-        hosts.enrol(env.fleet, (name,), cleaning="metadata")
-        await hosts.wait((name,), state_is("available"), timeout=360)
-        disk = write_qcow2_image(env.ironic.http_root / f"disk-{namespace}.qcow2")
-        image = {
-            "url": f"{env.ironic.http_url}/{disk.name}",
-            "checksum": sha256_of(disk),
-            "checksumType": "sha256",
-            "format": "qcow2",
-        }
-        hosts.patch(name, {"spec": {"image": image, "online": True}})
-        took = await hosts.wait((name,), state_is("provisioned"), timeout=300)
-        commands = [(r.command, r.step) for r in env.farm.history(name)]
-        assert ("deploy.execute_deploy_step", "write_image") in commands, commands
-        node = ironic_nodes(env.ironic)[node_name_of(namespace, name)]
-        assert node.provision_state == "active" and node.deploy_interface == "direct"
-        assert node.instance_info["image_source"] == image["url"]
-        assert hosts.get(name)["status"]["provisioning"]["image"]["checksum"] == image["checksum"]
-        before = len(env.farm.history(name))
+    hosts = Hosts(apiserver, namespace)
+    name = "n2"
+    hosts.enrol(env.fleet, (name,), cleaning="metadata")
+    await hosts.wait((name,), state_is("available"), timeout=360)
+    disk = write_qcow2_image(env.ironic.http_root / f"disk-{namespace}.qcow2")
+    image = {
+        "url": f"{env.ironic.http_url}/{disk.name}",
+        "checksum": sha256_of(disk),
+        "checksumType": "sha256",
+        "format": "qcow2",
+    }
+    hosts.patch(name, {"spec": {"image": image, "online": True}})
+    took = await hosts.wait((name,), state_is("provisioned"), timeout=300)
+    commands = [(r.command, r.step) for r in env.farm.history(name)]
+    assert ("deploy.execute_deploy_step", "write_image") in commands, commands
+    node = ironic_nodes(env.ironic)[node_name_of(namespace, name)]
+    assert node.provision_state == "active" and node.deploy_interface == "direct"
+    assert node.instance_info["image_source"] == image["url"]
+    assert hosts.get(name)["status"]["provisioning"]["image"]["checksum"] == image["checksum"]
+    before = len(env.farm.history(name))
 
-        hosts.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "baremetalhosts", name)
-        await hosts.wait_gone((name,), timeout=360)
-        cleaned = [r.step for r in env.farm.history(name)[before:] if r.step]
-        assert "erase_devices_metadata" in cleaned, cleaned
-        assert node_name_of(namespace, name) not in ironic_nodes(env.ironic)
-        print(f"\ndirect qcow2 deploy through the controller: {took:.1f}s", file=sys.stderr)
-    finally:
-        proc.stop()
+    hosts.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "baremetalhosts", name)
+    await hosts.wait_gone((name,), timeout=360)
+    cleaned = [r.step for r in env.farm.history(name)[before:] if r.step]
+    assert "erase_devices_metadata" in cleaned, cleaned
+    assert node_name_of(namespace, name) not in ironic_nodes(env.ironic)
+    print(f"\ndirect qcow2 deploy through the controller: {took:.1f}s", file=sys.stderr)
 
 
 async def test_bmc_down_mid_provisioning_then_back(
