@@ -947,6 +947,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     cmd = [str(args.teapot), "up", "--data-dir", str(data_dir), "--secure-port", "0"]
     if args.enrol == "up":
         cmd += ["--fleet", str(args.hosts)]
+    cmd += args.up_arg
     load_start = os.getloadavg()[0]
     say(f"load average {os.getloadavg()}; starting {' '.join(cmd)} (log: {data_dir / 'up.log'})")
     with (data_dir / "up.log").open("ab") as log:
@@ -1050,6 +1051,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=Path,
         default=Path(sys.executable).with_name("teapot"),
         help="the teapot executable (default: next to this Python)",
+    )
+    ap.add_argument(
+        "--up-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra argument for teapot up, repeatable (e.g. --up-arg=--max-concurrent-cleaning=10)",
     )
     args = ap.parse_args(argv)
     if args.keep:

@@ -76,6 +76,7 @@ class FakeProvisioner:
     cleanings: list[CleaningMode] = field(default_factory=list)
     reboots: int = 0
     power_error: bool = False
+    observe_ages: list[float] = field(default_factory=list)
 
     def _status(self, node: FakeNode) -> NodeStatus:
         return NodeStatus(
@@ -96,7 +97,8 @@ class FakeProvisioner:
             raise ProvisionerUnavailable("Ironic at http://ironic unavailable")
         return self.nodes.get(host.name)
 
-    async def observe(self, host: HostRef) -> NodeStatus | None:
+    async def observe(self, host: HostRef, *, max_age: float = 0.0) -> NodeStatus | None:
+        self.observe_ages.append(max_age)
         node = self._node(host)
         if node is not None and node.state == S.DEPROVISIONING:  # undeploying runs on its own
             self._progress(node, S.AVAILABLE)
@@ -213,12 +215,18 @@ class FakeClock:
 class FakeWorld:
     secrets: dict[tuple[str, str], SecretData] = field(default_factory=dict)
     slots: bool = True
+    cleaning_slots: bool = True
+    cleaning_asked: int = 0
 
     def secret(self, namespace: str, name: str) -> SecretData | None:
         return self.secrets.get((namespace, name))
 
     def acquire_provisioning_slot(self, namespace: str, name: str) -> bool:
         return self.slots
+
+    def acquire_cleaning_slot(self, namespace: str, name: str) -> bool:
+        self.cleaning_asked += 1
+        return self.cleaning_slots
 
 
 OPTIONS = HostControllerOptions(
@@ -447,6 +455,42 @@ async def test_concurrency_cap_delays_provisioning() -> None:
     h.world.slots = True
     await h.run("provisioned")
     assert h.status["operationalStatus"] == "OK"
+
+
+async def test_stable_hosts_accept_a_listed_view_only_once_settled() -> None:
+    h = Harness()
+    await h.run("available")
+    h.prov.observe_ages.clear()
+    await h.step()  # just arrived: the view must be fresh (a listing may predate the state)
+    h.clock.advance(OPTIONS.stable_observe_age)
+    await h.step()  # settled: a listing up to stable_observe_age old will do
+    h.edit_spec(image={"url": "http://img/live.iso", "format": "live-iso"})
+    await h.run("provisioning")
+    await h.step()  # transient: always fresh
+    assert h.prov.observe_ages == [0.0, OPTIONS.stable_observe_age, OPTIONS.stable_observe_age, 0.0]
+
+
+async def test_cleaning_cap_delays_preparing_until_a_slot_frees() -> None:
+    h = Harness()
+    h.world.cleaning_slots = False
+    await h.run("preparing")
+    step = await h.step()
+    assert h.state == "preparing" and h.status["operationalStatus"] == "delayed"
+    assert step.requeue_after == OPTIONS.delayed_poll
+    assert "provide" not in h.prov.calls  # cleaning not started while delayed
+    ready = {c["type"]: c for c in h.status["conditions"]}["Ready"]
+    assert ready["reason"] == "Delayed" and "cleaning slots" in ready["message"]
+    h.world.cleaning_slots = True
+    await h.run("available")
+    assert h.status["operationalStatus"] == "OK"
+    assert "provide" in h.prov.calls
+
+
+async def test_hosts_without_cleaning_need_no_cleaning_slot() -> None:
+    h = Harness(automatedCleaningMode="disabled")
+    h.world.cleaning_slots = False
+    await h.run("available")
+    assert h.world.cleaning_asked == 0 and h.status["operationalStatus"] == "OK"
 
 
 async def test_virtual_media_hosts_are_exempt_from_the_cap() -> None:

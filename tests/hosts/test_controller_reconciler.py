@@ -62,7 +62,10 @@ class FixedMachine(HostStateMachine):
     """Returns a prepared Step, to test how the reconciler writes it."""
 
     def __init__(self, step: Step) -> None:
-        super().__init__(provisioner=None, options=HostControllerOptions(max_concurrent_provisioning=2))  # type: ignore[arg-type]
+        super().__init__(
+            provisioner=None,
+            options=HostControllerOptions(max_concurrent_provisioning=2, max_concurrent_cleaning=2),
+        )  # type: ignore[arg-type]
         self.fixed = step
 
     async def step(self, obj: dict[str, Any], world: Any) -> Step:
@@ -197,3 +200,30 @@ async def test_provisioning_slots(exempt_address: str) -> None:
     rec.hosts.store.upsert(host("d1", "available"))
     assert rec.acquire_provisioning_slot("ns", "a1")  # freed slot, claimed in memory …
     assert not rec.acquire_provisioning_slot("ns", "a2")  # … so a concurrent worker cannot overshoot
+
+
+async def test_cleaning_slots() -> None:
+    def preparing(name: str, operational: str, cleaning: str | None = None) -> dict[str, Any]:
+        obj = host(name, "preparing", "redfish-virtualmedia://bmc/redfish/v1/Systems/1")
+        obj["status"]["operationalStatus"] = operational
+        if cleaning:
+            obj["spec"]["automatedCleaningMode"] = cleaning
+        return obj
+
+    rec = make(
+        RecordingClient(),
+        Step(status={}),
+        preparing("c1", "OK"),  # cleaning: holds a slot (virtual media is no exemption here)
+        host("d1", "deprovisioning", "redfish-virtualmedia://bmc/redfish/v1/Systems/2"),  # cleans too
+        preparing("w1", "delayed"),  # waiting: holds none
+        preparing("w2", "delayed"),
+        preparing("e1", "error"),  # backing off: holds none
+        preparing("n1", "OK", "disabled"),  # no cleaning: holds none
+    )
+    assert not rec.acquire_cleaning_slot("ns", "w1")
+    assert rec.acquire_cleaning_slot("ns", "c1")  # a cleaning host keeps its slot
+    rec.hosts.store.upsert(host("d1", "available"))
+    assert rec.acquire_cleaning_slot("ns", "w1")  # the freed slot, claimed in memory …
+    assert not rec.acquire_cleaning_slot("ns", "w2")  # … so a concurrent worker cannot overshoot
+    rec.hosts.store.upsert(preparing("w1", "OK"))  # the claim shows in the cache: still one slot
+    assert not rec.acquire_cleaning_slot("ns", "w2")

@@ -206,10 +206,19 @@ async def test_power_on_off_and_detach(ironic: IronicService, emulator: Emulator
     on = await until_done(lambda: prov.power(host, True))
     t_on = time.monotonic() - t
     assert on.done and on.status is not None and on.status.powered_on is True
+    # stable hosts may be answered from one listing of all nodes (GET /v1/nodes?fields=…)
+    listed = await prov.observe(host, max_age=60)
+    assert listed is not None and listed.powered_on is True
+    assert listed.provisioning_id == on.status.provisioning_id and listed.engine_state == "manageable"
     t = time.monotonic()
     off = await until_done(lambda: prov.power(host, False, hard=True))
     t_off = time.monotonic() - t
     assert off.done and off.status is not None and off.status.powered_on is False
+    stale = await prov.observe(host, max_age=60)  # the same listing: no request per host
+    assert stale is not None and stale.powered_on is True
+    fresh = await prov.observe(host, max_age=1e-6)  # too old now: listed again
+    assert fresh is not None and fresh.powered_on is False
+    assert (await prov.observe(host)) == fresh
 
     t = time.monotonic()
     rebooted = await prov.reboot(host)
@@ -221,6 +230,7 @@ async def test_power_on_off_and_detach(ironic: IronicService, emulator: Emulator
     detached = await prov.detach(host)
     assert detached.done
     assert await prov.observe(host) is None
+    assert await prov.observe(host, max_age=1e-6) is None  # not in a new listing: asked directly
     print(
         f"TIMINGS power_on={t_on:.2f} power_off={t_off:.2f} reboot={t_reboot:.2f} ironic_start={ironic.start_seconds}",
         file=sys.stderr,

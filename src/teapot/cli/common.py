@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import signal
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from teapot.hosts.controller import HostControllerOptions
 
 T = TypeVar("T")
 
@@ -28,3 +32,57 @@ async def run_until_signal() -> None:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+def add_host_controller_arguments(p: argparse.ArgumentParser) -> None:
+    """The host controller's tunables that operators size to their Ironic (``teapot up`` and
+    ``teapot controllers`` share them)."""
+    from teapot.hosts.controller import HostControllerOptions
+
+    d = HostControllerOptions()
+    g = p.add_argument_group("host controller")
+    g.add_argument(
+        "--max-concurrent-provisioning",
+        type=_non_negative,
+        default=d.max_concurrent_provisioning,
+        metavar="N",
+        help=f"network-boot hosts (de)provisioning at once (default {d.max_concurrent_provisioning}, Metal3's)",
+    )
+    g.add_argument(
+        "--max-concurrent-cleaning",
+        type=_non_negative,
+        default=d.max_concurrent_cleaning,
+        metavar="N",
+        help=f"hosts cleaning at once before more may start preparing; 0 = no cap (default {d.max_concurrent_cleaning})",
+    )
+    g.add_argument(
+        "--host-workers",
+        type=_positive,
+        default=d.workers,
+        metavar="N",
+        help=f"concurrent host reconciles (default {d.workers})",
+    )
+
+
+def host_controller_options(args: argparse.Namespace) -> HostControllerOptions:
+    from teapot.hosts.controller import HostControllerOptions
+
+    return HostControllerOptions(
+        max_concurrent_provisioning=args.max_concurrent_provisioning,
+        max_concurrent_cleaning=args.max_concurrent_cleaning,
+        workers=args.host_workers,
+    )
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value

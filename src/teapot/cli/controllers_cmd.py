@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from teapot.cli.common import add_host_controller_arguments, host_controller_options
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -36,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--metrics-bind-address", default="0.0.0.0:8080", help="/metrics, /healthz, /readyz (default :8080)"
     )
+    add_host_controller_arguments(p)
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
     p.set_defaults(func=run)
 
@@ -64,7 +67,11 @@ async def _run(args: argparse.Namespace) -> int:
         from teapot.hosts.controller import setup_host_controller
         from teapot.hosts.ironic import IronicProvisioner, IronicProvisionerSettings
 
-        setup_host_controller(manager, IronicProvisioner(IronicProvisionerSettings(url=args.ironic_url)))
+        setup_host_controller(
+            manager,
+            IronicProvisioner(IronicProvisionerSettings(url=args.ironic_url)),
+            options=host_controller_options(args),
+        )
     from teapot.tenancy import setup_tenancy_controllers
 
     setup_tenancy_controllers(manager, hosts_namespace=args.hosts_namespace)

@@ -19,6 +19,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from teapot.cli.common import add_host_controller_arguments, host_controller_options
+
 log = logging.getLogger("teapot.up")
 HOSTS_NAMESPACE = "teapot-hosts"
 
@@ -49,6 +51,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--metrics-port", type=int, default=0, help="controllers' /metrics port (default: any free port)"
     )
+    add_host_controller_arguments(p)
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
     p.set_defaults(func=run)
 
@@ -169,7 +172,7 @@ async def up(args: argparse.Namespace) -> int:
         if provisioner is not None:
             from teapot.hosts.controller import setup_host_controller
 
-            setup_host_controller(manager, provisioner)
+            setup_host_controller(manager, provisioner, options=host_controller_options(args))
         from teapot.tenancy import setup_tenancy_controllers
 
         setup_tenancy_controllers(manager, hosts_namespace=HOSTS_NAMESPACE)

@@ -252,8 +252,13 @@ class InspectResult(Result):
 class Provisioner(Protocol):
     """What the BareMetalHost controller calls. Every method is idempotent (see module docstring)."""
 
-    async def observe(self, host: HostRef) -> NodeStatus | None:
-        """Current state of the machine, or ``None`` if the provisioner does not know it."""
+    async def observe(self, host: HostRef, *, max_age: float = 0.0) -> NodeStatus | None:
+        """Current state of the machine, or ``None`` if the provisioner does not know it.
+
+        *max_age* > 0 accepts an answer up to that many seconds old, so a provisioner may serve
+        many hosts in stable states from one listing; every action re-reads the machine itself,
+        so a stale answer costs at most an action that turns out to be a no-op.
+        """
         ...
 
     async def register(self, host: HostRef, spec: RegistrationSpec, *, force: bool = False) -> Result:

@@ -236,7 +236,11 @@ class HostContext:
                 "Ready",
                 "False",
                 "Delayed",
-                f"waiting for one of {self.options.max_concurrent_provisioning} (de)provisioning slots",
+                (
+                    f"waiting for one of {self.options.max_concurrent_cleaning} cleaning slots"
+                    if state == S.PREPARING
+                    else f"waiting for one of {self.options.max_concurrent_provisioning} (de)provisioning slots"
+                ),
                 self.generation,
             )
         elif state in STABLE_STATES:

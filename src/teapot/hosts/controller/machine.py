@@ -118,7 +118,7 @@ class HostStateMachine:
                 # well would double the load on the engine while many hosts are busy.
                 observed = ctx.retrying or ctx.state in STABLE_STATES or ctx.state == S.PROVISIONING
                 if observed:
-                    ctx.node = await self.provisioner.observe(ctx.ref)
+                    ctx.node = await self.provisioner.observe(ctx.ref, max_age=self._observe_age(ctx))
                 if self._needs_registration(ctx, world, observed):
                     registered = await self._register(ctx, world)
                     if registered is not None:
@@ -151,6 +151,15 @@ class HostStateMachine:
         ctx.retrying = True
         ctx.clear_error()
         return None
+
+    def _observe_age(self, ctx: HostContext) -> float:
+        """How old an observation may be: ``stable_observe_age`` for a host that has been in its
+        stable state at least that long (so the answer cannot predate the state), else fresh."""
+        age = self.options.stable_observe_age
+        if age <= 0 or ctx.retrying or ctx.state not in STABLE_STATES:
+            return 0.0
+        since = parse_time(ctx.status.get("lastUpdated"))
+        return age if since is not None and (ctx.now - since).total_seconds() >= age else 0.0
 
     def _credentials(self, ctx: HostContext, world: World) -> SecretData | None:
         if ctx.spec.bmc is None:
@@ -267,7 +276,7 @@ class HostStateMachine:
         if ctx.spec.externally_provisioned:
             ctx.goto(S.EXTERNALLY_PROVISIONED, "registered; externallyProvisioned")
         elif inspect_off:
-            ctx.goto(S.PREPARING, "registered; inspection disabled")
+            self._enter_preparing(ctx, world, "registered; inspection disabled")
         else:
             ctx.goto(S.INSPECTING, "registered")
         return ctx.finish(_NEXT)
@@ -292,12 +301,28 @@ class HostStateMachine:
         ctx.labels.update({k: v for k, v in wanted.items() if current.get(k) != v})
         ctx.observe_power(result.status)
         ctx.succeeded()
-        ctx.goto(S.PREPARING, "inspection complete")
+        self._enter_preparing(ctx, world, "inspection complete")
         return ctx.finish(_NEXT)
+
+    def _enter_preparing(self, ctx: HostContext, world: World, why: str) -> None:
+        """Go to ``preparing``, taking a cleaning slot now or waiting for one as ``delayed``."""
+        ctx.goto(S.PREPARING, why)
+        if self._cleaning(ctx) is not CleaningMode.DISABLED and not world.acquire_cleaning_slot(
+            ctx.namespace, ctx.name
+        ):
+            ctx.status["operationalStatus"] = "delayed"
 
     async def _preparing(self, ctx: HostContext, world: World) -> Step:
         # Teapot has no RAID/firmware settings (Metal3's manual cleaning in this state), so
-        # preparing is Ironic's "provide": automated cleaning per automatedCleaningMode.
+        # preparing is Ironic's "provide": automated cleaning per automatedCleaningMode. A host
+        # that holds no cleaning slot (delayed, or retrying after an error) takes one first.
+        cleans = self._cleaning(ctx) is not CleaningMode.DISABLED
+        waiting = ctx.status.get("operationalStatus") == "delayed" or ctx.retrying
+        if cleans and waiting and not world.acquire_cleaning_slot(ctx.namespace, ctx.name):
+            ctx.status["operationalStatus"] = "delayed"
+            return ctx.finish(self.options.delayed_poll)
+        if ctx.status.get("operationalStatus") == "delayed":
+            ctx.status["operationalStatus"] = "OK"
         result = await self.provisioner.provide(ctx.ref)
         if result.error is not None:
             return ctx.fail(ErrorType.PREPARATION, _message(result))
@@ -409,7 +434,7 @@ class HostStateMachine:
 
     async def _externally_provisioned(self, ctx: HostContext, world: World) -> Step:
         if not ctx.spec.externally_provisioned:
-            ctx.goto(S.PREPARING, "externallyProvisioned cleared")
+            self._enter_preparing(ctx, world, "externallyProvisioned cleared")
             return ctx.finish(_NEXT)
         return await self._manage_power(ctx)
 

@@ -34,6 +34,12 @@ class HostControllerOptions:
     max_concurrent_provisioning: int = 20
     #: Virtual-media hosts neither wait for nor take a slot (Metal3's rule).
     virtual_media_exempt: bool = True
+    #: Hosts allowed to *start* automated cleaning in ``preparing`` while this many hosts clean
+    #: (``preparing`` with cleaning, plus ``deprovisioning``); the rest wait as ``delayed``. Metal3
+    #: has no such cap and Ironic's ``max_concurrent_clean`` does not cover ``provide``; without it
+    #: a fleet enrolled at once cleans at once and every booted agent's heartbeats slow Ironic for
+    #: all of them (bench/hosts.py, 100 hosts, 2 cores: see docs/hosts-benchmark.md). 0: no cap.
+    max_concurrent_cleaning: int = 20
     #: Failed provisioning attempts retried before the host waits for a new image (Metal3: 5).
     provisioning_retries: int = 5
     #: Back-off after the first error; doubles per error up to ``backoff_cap`` (Metal3: ~1-2 min … hours).
@@ -48,6 +54,9 @@ class HostControllerOptions:
     poll_growth: float = 0.1
     #: How often a host in a stable state is checked (power drift, node still known).
     stable_poll: float = 120.0
+    #: How old that check's view of the node may be: the provisioner answers every stable host
+    #: from one listing per this many seconds instead of one request per host (0: always fresh).
+    stable_observe_age: float = 30.0
     #: How soon to look again when the provisioning engine itself is unreachable.
     unavailable_poll: float = 5.0
     #: How soon a host waiting for a (de)provisioning slot looks again.

@@ -16,6 +16,7 @@ import base64
 import binascii
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from teapot.api import labels as L
@@ -80,6 +81,7 @@ class HostReconciler:
         self.machine = machine
         self.field_manager = field_manager
         self._claims: dict[ObjectKey, float] = {}
+        self._cleaning_claims: dict[ObjectKey, float] = {}
 
     # -- World -----------------------------------------------------------------------------------
     def secret(self, namespace: str, name: str) -> SecretData | None:
@@ -92,21 +94,51 @@ class HostReconciler:
         return SecretData(name, version, data)
 
     def acquire_provisioning_slot(self, namespace: str, name: str) -> bool:
-        key = ObjectKey(namespace, name)
-        now = time.monotonic()
         exempt = self.machine.options.virtual_media_exempt
-        busy = set()
+
+        def busy(host: dict[str, Any], state: str | None) -> bool:
+            address = ((host.get("spec") or {}).get("bmc") or {}).get("address")
+            return state in _SLOT_STATES and not (exempt and uses_virtual_media(address))
+
+        limit = self.machine.options.max_concurrent_provisioning
+        return self._acquire(self._claims, ObjectKey(namespace, name), busy, limit)
+
+    def acquire_cleaning_slot(self, namespace: str, name: str) -> bool:
+        def busy(host: dict[str, Any], state: str | None) -> bool:
+            spec, status = host.get("spec") or {}, host.get("status") or {}
+            if spec.get("automatedCleaningMode") == "disabled":
+                return False
+            if state == ProvisioningState.DEPROVISIONING.value:
+                return True
+            # "delayed" waits for a slot, "error" backs off; neither is cleaning
+            return state == ProvisioningState.PREPARING.value and status.get("operationalStatus") == "OK"
+
+        limit = self.machine.options.max_concurrent_cleaning
+        return limit <= 0 or self._acquire(self._cleaning_claims, ObjectKey(namespace, name), busy, limit)
+
+    def _acquire(
+        self,
+        claims: dict[ObjectKey, float],
+        key: ObjectKey,
+        busy: Callable[[dict[str, Any], str | None], bool],
+        limit: int,
+    ) -> bool:
+        """Take one of *limit* slots for *key*: hosts the cache shows *busy* hold one, and so does a
+        slot granted here until the cache catches up (a concurrent worker cannot overshoot)."""
+        now = time.monotonic()
+        holders = set()
         for host in self.hosts.store.list():
             state = ((host.get("status") or {}).get("provisioning") or {}).get("state")
-            address = ((host.get("spec") or {}).get("bmc") or {}).get("address")
-            if state in _SLOT_STATES and not (exempt and uses_virtual_media(address)):
-                busy.add(ObjectKey.of(host))
-        self._claims = {k: t for k, t in self._claims.items() if now - t < _CLAIM_TTL and k not in busy}
-        busy.update(self._claims)
-        busy.discard(key)
-        if len(busy) >= self.machine.options.max_concurrent_provisioning:
+            if busy(host, state):
+                holders.add(ObjectKey.of(host))
+        fresh = {k: t for k, t in claims.items() if now - t < _CLAIM_TTL and k not in holders}
+        claims.clear()
+        claims.update(fresh)
+        holders.update(claims)
+        holders.discard(key)
+        if len(holders) >= limit:
             return False
-        self._claims[key] = now
+        claims[key] = now
         return True
 
     # -- Reconciler ------------------------------------------------------------------------------

@@ -55,3 +55,7 @@ class World(Protocol):
     def acquire_provisioning_slot(self, namespace: str, name: str) -> bool:
         """True if the host may start (de)provisioning under the concurrency cap."""
         ...
+
+    def acquire_cleaning_slot(self, namespace: str, name: str) -> bool:
+        """True if the host may start automated cleaning (``preparing``) under the cleaning cap."""
+        ...
