@@ -121,6 +121,9 @@ def up(tmp_path: Path) -> Iterator[Up]:
                 "0",
                 "--fleet",
                 "3",
+                # the three hosts take turns cleaning (tested below)
+                "--max-concurrent-cleaning",
+                "1",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -144,11 +147,23 @@ def up(tmp_path: Path) -> Iterator[Up]:
 
 
 def test_claim_provisions_real_hosts_and_release_cleans_them(up: Up) -> None:
-    to_available = up.wait(
-        "3 hosts available",
-        lambda: [_state(h) for h in up.hosts().values()] == ["available"] * 3,
-        timeout=300,
-    )
+    cleaning: list[int] = []  # hosts cleaning (preparing, not delayed), per look
+    delayed: set[str] = set()
+
+    def all_available() -> bool:
+        hosts = up.hosts()
+        preparing = {
+            n: (h.get("status") or {}).get("operationalStatus")
+            for n, h in hosts.items()
+            if _state(h) == "preparing"
+        }
+        cleaning.append(sum(1 for op in preparing.values() if op == "OK"))
+        delayed.update(n for n, op in preparing.items() if op == "delayed")
+        return [_state(h) for h in hosts.values()] == ["available"] * 3
+
+    to_available = up.wait("3 hosts available", all_available, timeout=300)
+    # --max-concurrent-cleaning 1: never two at once, and the others waited as "delayed"
+    assert max(cleaning) <= 1 and delayed, (cleaning, delayed)
     iso = write_live_iso(up.data / "ironic" / "httpboot" / "tenant-live.iso")
     image = {"url": f"{up.http_url.rstrip('/')}/{iso.name}", "format": "live-iso"}
     operator = [

@@ -453,3 +453,99 @@ async def test_the_node_read_by_observe_serves_the_next_read_once() -> None:
         assert len(calls) == 4  # observe itself always reads Ironic
     finally:
         prov.close()
+
+
+async def test_settled_hosts_share_one_listing() -> None:
+    """Concurrent observers of stable hosts: one GET /v1/nodes?fields=… for all of them."""
+    from types import SimpleNamespace
+
+    def node(i: int) -> SimpleNamespace:
+        return SimpleNamespace(
+            id=f"u{i}",
+            name=f"ns~h{i}",
+            provision_state="active",
+            power_state="power on",
+            target_power_state=None,
+            is_maintenance=False,
+            last_error=None,
+        )
+
+    listings: list[tuple[str, ...]] = []
+    gets: list[str] = []
+
+    def nodes(fields: tuple[str, ...]) -> list[SimpleNamespace]:
+        listings.append(fields)
+        time.sleep(0.05)  # a slow Ironic: the other callers wait for this listing, not their own
+        return [node(i) for i in range(20)]
+
+    def get_node(ident: str) -> SimpleNamespace:
+        gets.append(ident)
+        return node(99)
+
+    connection = SimpleNamespace(
+        baremetal=SimpleNamespace(nodes=nodes, get_node=get_node), close=lambda: None
+    )
+    prov = IronicProvisioner(IronicProvisionerSettings(url="http://ironic"), connection=connection)  # type: ignore[arg-type]
+    try:
+        hosts = [HostRef("ns", f"h{i}", f"u{i}") for i in range(20)]
+        seen = await asyncio.gather(*(prov.observe(h, max_age=30) for h in hosts))
+        assert [s.provisioning_id if s else None for s in seen] == [f"u{i}" for i in range(20)]
+        assert len(listings) == 1 and not gets
+        assert "provision_state" in listings[0] and "power_state" in listings[0]
+        # a host created after the listing, or one whose node was replaced, is read directly
+        await prov.observe(HostRef("ns", "h99", "u99"), max_age=30)
+        await prov.observe(HostRef("ns", "h3", "u-new"), max_age=30)
+        assert len(listings) == 1 and len(gets) == 2
+    finally:
+        prov.close()
+
+
+async def test_ironic_concurrent_action_limit_is_busy_not_an_error() -> None:
+    """Ironic's 503 ConcurrentActionLimit on provide: try again later (any other 5xx: unavailable)."""
+    from types import SimpleNamespace
+
+    import requests
+    from openstack import exceptions as os_exc
+
+    from teapot.hosts.provisioner import ProvisionerUnavailable
+
+    def http_error(status: int, details: str) -> os_exc.HttpException:
+        response = requests.Response()
+        response.status_code = status
+        return os_exc.HttpException(message=f"HttpException: {status}", response=response, details=details)
+
+    raised: list[os_exc.HttpException] = []
+    node = SimpleNamespace(
+        id="u1",
+        name="ns~h",
+        provision_state="manageable",
+        power_state="power off",
+        target_power_state=None,
+        is_maintenance=False,
+        last_error=None,
+        extra={},
+    )
+
+    def set_node_provision_state(*_: object, **__: object) -> None:
+        raise raised[-1]
+
+    baremetal = SimpleNamespace(
+        get_node=lambda ident: node, set_node_provision_state=set_node_provision_state
+    )
+    connection = SimpleNamespace(baremetal=baremetal, close=lambda: None)
+    prov = IronicProvisioner(IronicProvisionerSettings(url="http://ironic"), connection=connection)  # type: ignore[arg-type]
+    try:
+        raised.append(
+            http_error(
+                503,
+                "Unable to process request at this time. The concurrent action limit for "
+                "automated_clean has been reached. Please contact your administrator",
+            )
+        )
+        result = await prov.provide(HostRef("ns", "h", "u1"))
+        assert result.in_progress and result.error is None
+        raised.append(http_error(503, "Service Unavailable"))
+        with pytest.raises(ProvisionerUnavailable):
+            await prov.provide(HostRef("ns", "h", "u1"))
+    finally:
+        prov.close()

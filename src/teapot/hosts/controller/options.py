@@ -59,8 +59,9 @@ class HostControllerOptions:
     stable_observe_age: float = 30.0
     #: How soon to look again when the provisioning engine itself is unreachable.
     unavailable_poll: float = 5.0
-    #: How soon a host waiting for a (de)provisioning slot looks again.
-    delayed_poll: float = 5.0
+    #: How soon a host waiting for a (de)provisioning or cleaning slot looks again. A host that
+    #: gives up a slot wakes the longest waiters at once; this poll is only the safety net.
+    delayed_poll: float = 30.0
     #: Failed power-offs tolerated before deletion proceeds anyway (the node is then removed in
     #: maintenance, so a dead BMC cannot block deleting its host).
     delete_power_off_attempts: int = 3

@@ -20,10 +20,10 @@ from collections.abc import Callable
 from typing import Any
 
 from teapot.api import labels as L
-from teapot.hosts.controller.context import FALLBACK_FINALIZER, FINALIZERS, uses_virtual_media
+from teapot.hosts.controller.context import FALLBACK_FINALIZER, FINALIZERS
 from teapot.hosts.controller.machine import HostStateMachine
+from teapot.hosts.controller.slots import holds_cleaning_slot, holds_provisioning_slot
 from teapot.hosts.controller.step import SecretData, Step
-from teapot.hosts.provisioner import ProvisioningState
 from teapot.runtime import ApiError, EventRecorder, ObjectKey, ResourceRef, Result, SharedInformer
 from teapot.runtime.client import ObjectClient
 
@@ -36,7 +36,6 @@ HARDWAREDATA = ResourceRef("metal3.io", "v1alpha1", "hardwaredata", kind="Hardwa
 SECRETS = ResourceRef("", "v1", "secrets", kind="Secret")
 #: Host index: ``namespace/secret`` of every Secret a host reads (BMC credentials, user data …).
 SECRET_INDEX = "teapot.dev/secrets"
-_SLOT_STATES = (ProvisioningState.PROVISIONING.value, ProvisioningState.DEPROVISIONING.value)
 #: A slot taken by this process counts until the cache shows the host in (de)provisioning.
 _CLAIM_TTL = 30.0
 
@@ -95,42 +94,26 @@ class HostReconciler:
 
     def acquire_provisioning_slot(self, namespace: str, name: str) -> bool:
         exempt = self.machine.options.virtual_media_exempt
-
-        def busy(host: dict[str, Any], state: str | None) -> bool:
-            address = ((host.get("spec") or {}).get("bmc") or {}).get("address")
-            return state in _SLOT_STATES and not (exempt and uses_virtual_media(address))
-
         limit = self.machine.options.max_concurrent_provisioning
-        return self._acquire(self._claims, ObjectKey(namespace, name), busy, limit)
+        key = ObjectKey(namespace, name)
+        return self._acquire(self._claims, key, lambda h: holds_provisioning_slot(h, exempt), limit)
 
     def acquire_cleaning_slot(self, namespace: str, name: str) -> bool:
-        def busy(host: dict[str, Any], state: str | None) -> bool:
-            spec, status = host.get("spec") or {}, host.get("status") or {}
-            if spec.get("automatedCleaningMode") == "disabled":
-                return False
-            if state == ProvisioningState.DEPROVISIONING.value:
-                return True
-            # "delayed" waits for a slot, "error" backs off; neither is cleaning
-            return state == ProvisioningState.PREPARING.value and status.get("operationalStatus") == "OK"
-
         limit = self.machine.options.max_concurrent_cleaning
-        return limit <= 0 or self._acquire(self._cleaning_claims, ObjectKey(namespace, name), busy, limit)
+        key = ObjectKey(namespace, name)
+        return limit <= 0 or self._acquire(self._cleaning_claims, key, holds_cleaning_slot, limit)
 
     def _acquire(
         self,
         claims: dict[ObjectKey, float],
         key: ObjectKey,
-        busy: Callable[[dict[str, Any], str | None], bool],
+        busy: Callable[[dict[str, Any]], bool],
         limit: int,
     ) -> bool:
         """Take one of *limit* slots for *key*: hosts the cache shows *busy* hold one, and so does a
         slot granted here until the cache catches up (a concurrent worker cannot overshoot)."""
         now = time.monotonic()
-        holders = set()
-        for host in self.hosts.store.list():
-            state = ((host.get("status") or {}).get("provisioning") or {}).get("state")
-            if busy(host, state):
-                holders.add(ObjectKey.of(host))
+        holders = {ObjectKey.of(host) for host in self.hosts.store.list() if busy(host)}
         fresh = {k: t for k, t in claims.items() if now - t < _CLAIM_TTL and k not in holders}
         claims.clear()
         claims.update(fresh)
