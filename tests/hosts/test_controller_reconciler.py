@@ -200,6 +200,9 @@ async def test_provisioning_slots(exempt_address: str) -> None:
     rec.hosts.store.upsert(host("d1", "available"))
     assert rec.acquire_provisioning_slot("ns", "a1")  # freed slot, claimed in memory …
     assert not rec.acquire_provisioning_slot("ns", "a2")  # … so a concurrent worker cannot overshoot
+    rec.machine = FixedMachine(Step(status={}))
+    rec.machine.options = HostControllerOptions(max_concurrent_provisioning=0)
+    assert rec.acquire_provisioning_slot("ns", "a2")  # 0: no cap
 
 
 async def test_cleaning_slots() -> None:

@@ -43,21 +43,21 @@ def add_host_controller_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("host controller")
     g.add_argument(
         "--max-concurrent-provisioning",
-        type=_non_negative,
+        type=non_negative_int,
         default=d.max_concurrent_provisioning,
         metavar="N",
-        help=f"network-boot hosts (de)provisioning at once (default {d.max_concurrent_provisioning}, Metal3's)",
+        help=f"network-boot hosts (de)provisioning at once; 0 = no cap (default {d.max_concurrent_provisioning}, Metal3's)",
     )
     g.add_argument(
         "--max-concurrent-cleaning",
-        type=_non_negative,
+        type=non_negative_int,
         default=d.max_concurrent_cleaning,
         metavar="N",
         help=f"hosts cleaning at once before more may start preparing; 0 = no cap (default {d.max_concurrent_cleaning})",
     )
     g.add_argument(
         "--host-workers",
-        type=_positive,
+        type=positive_int,
         default=d.workers,
         metavar="N",
         help=f"concurrent host reconciles (default {d.workers})",
@@ -74,14 +74,14 @@ def host_controller_options(args: argparse.Namespace) -> HostControllerOptions:
     )
 
 
-def _non_negative(text: str) -> int:
+def non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
     return value
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")

@@ -30,7 +30,7 @@ class SystemClock:
 
 @dataclass(frozen=True)
 class HostControllerOptions:
-    #: Hosts allowed in ``provisioning``/``deprovisioning`` at once (Metal3: 20).
+    #: Hosts allowed in ``provisioning``/``deprovisioning`` at once (Metal3: 20; 0: no cap).
     max_concurrent_provisioning: int = 20
     #: Virtual-media hosts neither wait for nor take a slot (Metal3's rule).
     virtual_media_exempt: bool = True

@@ -96,7 +96,9 @@ class HostReconciler:
         exempt = self.machine.options.virtual_media_exempt
         limit = self.machine.options.max_concurrent_provisioning
         key = ObjectKey(namespace, name)
-        return self._acquire(self._claims, key, lambda h: holds_provisioning_slot(h, exempt), limit)
+        return limit <= 0 or self._acquire(
+            self._claims, key, lambda h: holds_provisioning_slot(h, exempt), limit
+        )
 
     def acquire_cleaning_slot(self, namespace: str, name: str) -> bool:
         limit = self.machine.options.max_concurrent_cleaning
