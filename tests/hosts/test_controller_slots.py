@@ -15,6 +15,7 @@ from teapot.hosts.controller.slots import (
     holds_cleaning_slot,
     holds_provisioning_slot,
     released,
+    slots_held,
     waiting_for,
 )
 from teapot.runtime import ObjectKey, SharedInformer
@@ -64,6 +65,10 @@ def test_who_holds_and_who_waits() -> None:
     assert released(host("a", "deprovisioning", address=PXE), None, True) == [CLEANING, PROVISIONING]
     assert released(host("a", "preparing"), host("a", "preparing"), True) == []
     assert released(host("a", "inspecting"), host("a", "preparing"), True) == []
+    assert slots_held(True)(host("a", "deprovisioning", address=PXE)) == [CLEANING, PROVISIONING]
+    assert slots_held(True)(host("a", "deprovisioning")) == [CLEANING]
+    assert slots_held(False)(host("a", "provisioning")) == [PROVISIONING]
+    assert slots_held(False)(host("a", "available")) == []
 
 
 def test_a_freed_slot_wakes_the_longest_waiters_of_its_kind() -> None:

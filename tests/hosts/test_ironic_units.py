@@ -455,47 +455,52 @@ async def test_the_node_read_by_observe_serves_the_next_read_once() -> None:
         prov.close()
 
 
-async def test_settled_hosts_share_one_listing() -> None:
-    """Concurrent observers of stable hosts: one GET /v1/nodes?fields=… for all of them."""
+async def test_settled_hosts_share_one_listing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Concurrent observers of stable hosts: one GET /v1/nodes?fields=… (paged) for all of them."""
     from types import SimpleNamespace
 
-    def node(i: int) -> SimpleNamespace:
-        return SimpleNamespace(
-            id=f"u{i}",
-            name=f"ns~h{i}",
-            provision_state="active",
-            power_state="power on",
-            target_power_state=None,
-            is_maintenance=False,
-            last_error=None,
-        )
+    from teapot.hosts.ironic import provisioner as module
 
-    listings: list[tuple[str, ...]] = []
+    monkeypatch.setattr(module, "_LIST_PAGE", 8)  # 20 nodes: pages of 8, 8, 4
+
+    def item(i: int) -> dict[str, object]:
+        return {
+            "uuid": f"u{i:02d}",
+            "name": f"ns~h{i}",
+            "provision_state": "active",
+            "power_state": "power on",
+            "target_power_state": None,
+            "maintenance": False,
+            "last_error": None,
+        }
+
+    requests: list[dict[str, object]] = []
     gets: list[str] = []
 
-    def nodes(fields: tuple[str, ...]) -> list[SimpleNamespace]:
-        listings.append(fields)
+    def get(path: str, params: dict[str, object], microversion: str) -> SimpleNamespace:
+        assert path == "/nodes" and microversion == "1.8"
+        requests.append(dict(params))
         time.sleep(0.05)  # a slow Ironic: the other callers wait for this listing, not their own
-        return [node(i) for i in range(20)]
+        items = [item(i) for i in range(20) if "marker" not in params or f"u{i:02d}" > str(params["marker"])]
+        return SimpleNamespace(status_code=200, json=lambda: {"nodes": items[: int(str(params["limit"]))]})
 
     def get_node(ident: str) -> SimpleNamespace:
         gets.append(ident)
-        return node(99)
+        return SimpleNamespace(**{**item(99), "id": ident, "is_maintenance": False})
 
-    connection = SimpleNamespace(
-        baremetal=SimpleNamespace(nodes=nodes, get_node=get_node), close=lambda: None
-    )
+    connection = SimpleNamespace(baremetal=SimpleNamespace(get=get, get_node=get_node), close=lambda: None)
     prov = IronicProvisioner(IronicProvisionerSettings(url="http://ironic"), connection=connection)  # type: ignore[arg-type]
     try:
-        hosts = [HostRef("ns", f"h{i}", f"u{i}") for i in range(20)]
+        hosts = [HostRef("ns", f"h{i}", f"u{i:02d}") for i in range(20)]
         seen = await asyncio.gather(*(prov.observe(h, max_age=30) for h in hosts))
-        assert [s.provisioning_id if s else None for s in seen] == [f"u{i}" for i in range(20)]
-        assert len(listings) == 1 and not gets
-        assert "provision_state" in listings[0] and "power_state" in listings[0]
+        assert [s.provisioning_id if s else None for s in seen] == [f"u{i:02d}" for i in range(20)]
+        assert all(s is not None and s.powered_on and s.engine_state == "active" for s in seen)
+        assert [r.get("marker") for r in requests] == [None, "u07", "u15"] and not gets
+        assert "provision_state" in str(requests[0]["fields"]) and "power_state" in str(requests[0]["fields"])
         # a host created after the listing, or one whose node was replaced, is read directly
         await prov.observe(HostRef("ns", "h99", "u99"), max_age=30)
         await prov.observe(HostRef("ns", "h3", "u-new"), max_age=30)
-        assert len(listings) == 1 and len(gets) == 2
+        assert len(requests) == 3 and gets == ["u99", "u-new"]
     finally:
         prov.close()
 

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
 from teapot.api import labels as L
 from teapot.hosts.controller.context import FALLBACK_FINALIZER, FINALIZERS
 from teapot.hosts.controller.machine import HostStateMachine
-from teapot.hosts.controller.slots import holds_cleaning_slot, holds_provisioning_slot
+from teapot.hosts.controller.slots import CLEANING, HOLDER_INDEX, PROVISIONING, slots_held
 from teapot.hosts.controller.step import SecretData, Step
 from teapot.runtime import ApiError, EventRecorder, ObjectKey, ResourceRef, Result, SharedInformer
 from teapot.runtime.client import ObjectClient
@@ -80,6 +80,8 @@ class HostReconciler:
         self.machine = machine
         self.field_manager = field_manager
         self._claims: dict[ObjectKey, float] = {}
+        with contextlib.suppress(ValueError):  # already added by an earlier reconciler on this informer
+            hosts.add_indexer(HOLDER_INDEX, slots_held(machine.options.virtual_media_exempt))
         self._cleaning_claims: dict[ObjectKey, float] = {}
 
     # -- World -----------------------------------------------------------------------------------
@@ -93,29 +95,19 @@ class HostReconciler:
         return SecretData(name, version, data)
 
     def acquire_provisioning_slot(self, namespace: str, name: str) -> bool:
-        exempt = self.machine.options.virtual_media_exempt
         limit = self.machine.options.max_concurrent_provisioning
-        key = ObjectKey(namespace, name)
-        return limit <= 0 or self._acquire(
-            self._claims, key, lambda h: holds_provisioning_slot(h, exempt), limit
-        )
+        return limit <= 0 or self._acquire(self._claims, ObjectKey(namespace, name), PROVISIONING, limit)
 
     def acquire_cleaning_slot(self, namespace: str, name: str) -> bool:
         limit = self.machine.options.max_concurrent_cleaning
-        key = ObjectKey(namespace, name)
-        return limit <= 0 or self._acquire(self._cleaning_claims, key, holds_cleaning_slot, limit)
+        return limit <= 0 or self._acquire(self._cleaning_claims, ObjectKey(namespace, name), CLEANING, limit)
 
-    def _acquire(
-        self,
-        claims: dict[ObjectKey, float],
-        key: ObjectKey,
-        busy: Callable[[dict[str, Any]], bool],
-        limit: int,
-    ) -> bool:
-        """Take one of *limit* slots for *key*: hosts the cache shows *busy* hold one, and so does a
-        slot granted here until the cache catches up (a concurrent worker cannot overshoot)."""
+    def _acquire(self, claims: dict[ObjectKey, float], key: ObjectKey, kind: str, limit: int) -> bool:
+        """Take one of *limit* slots of *kind* for *key*: hosts the cache shows holding one count,
+        and so does a slot granted here until the cache catches up (a concurrent worker cannot
+        overshoot)."""
         now = time.monotonic()
-        holders = {ObjectKey.of(host) for host in self.hosts.store.list() if busy(host)}
+        holders = {ObjectKey.of(host) for host in self.hosts.store.by_index(HOLDER_INDEX, kind)}
         fresh = {k: t for k, t in claims.items() if now - t < _CLAIM_TTL and k not in holders}
         claims.clear()
         claims.update(fresh)

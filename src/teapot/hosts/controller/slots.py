@@ -14,7 +14,7 @@ are read from ``status`` only, so a restarted controller counts exactly what the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from teapot.hosts.controller.context import uses_virtual_media
@@ -22,12 +22,14 @@ from teapot.hosts.provisioner import ProvisioningState
 
 __all__ = [
     "CLEANING",
+    "HOLDER_INDEX",
     "PROVISIONING",
     "WAITER_INDEX",
     "holds_cleaning_slot",
     "holds_provisioning_slot",
     "oldest",
     "released",
+    "slots_held",
     "waiting_for",
 ]
 
@@ -36,6 +38,8 @@ CLEANING = "cleaning"
 PROVISIONING = "provisioning"
 #: Host index: the kind of slot a ``delayed`` host waits for.
 WAITER_INDEX = "teapot.dev/slot-waiters"
+#: Host index: the kinds of slot a host holds (counting them is then O(holders), not O(hosts)).
+HOLDER_INDEX = "teapot.dev/slot-holders"
 
 
 def _state(host: dict[str, Any]) -> str | None:
@@ -62,6 +66,18 @@ def holds_cleaning_slot(host: dict[str, Any]) -> bool:
         return True
     # "delayed" waits for a slot and "error" backs off: neither is cleaning
     return state == S.PREPARING.value and (host.get("status") or {}).get("operationalStatus") == "OK"
+
+
+def slots_held(exempt_virtual_media: bool) -> Callable[[dict[str, Any]], list[str]]:
+    """Index function: the kinds of slot a host holds."""
+
+    def held(host: dict[str, Any]) -> list[str]:
+        kinds = [CLEANING] if holds_cleaning_slot(host) else []
+        if holds_provisioning_slot(host, exempt_virtual_media):
+            kinds.append(PROVISIONING)
+        return kinds
+
+    return held
 
 
 def waiting_for(host: dict[str, Any]) -> list[str]:
