@@ -6,6 +6,7 @@ import pytest
 
 from teapot.cli.common import host_controller_options
 from teapot.cli.main import build_parser
+from teapot.cli.up_cmd import host_progress
 from teapot.hosts.controller import HostControllerOptions
 
 
@@ -47,3 +48,21 @@ def test_bad_values_are_refused_naming_the_flag(
         build_parser().parse_args(["up", flag, value])
     err = capsys.readouterr().err
     assert flag in err and message in err
+
+
+def test_up_progress_line_counts_states_waiters_and_errors() -> None:
+    def host(state: str | None, operational: str = "OK", error: str = "") -> dict[str, object]:
+        status: dict[str, object] = {"operationalStatus": operational}
+        if state:
+            status["provisioning"] = {"state": state}
+        if error:
+            status["errorType"] = error
+        return {"status": status}
+
+    hosts = [host(None), host("preparing"), host("preparing", "delayed"), host("preparing", "delayed")]
+    hosts += [host("available"), host("inspecting", "error", "inspection error")]
+    assert host_progress(hosts) == (
+        "1 available, 1 inspecting, 3 preparing, 1 registering; 2 waiting for a cleaning or provisioning slot"
+        " (1 with errors: kubectl get bmh -n teapot-hosts)"
+    )
+    assert host_progress([]) == ""

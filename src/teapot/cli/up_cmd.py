@@ -84,6 +84,20 @@ async def _apply_all(
     await asyncio.gather(*(one(doc) for doc in docs))
 
 
+def host_progress(hosts: list[dict[str, Any]]) -> str:
+    """One line: hosts per provisioning state, how many wait for a slot, how many have errors."""
+    statuses = [h.get("status") or {} for h in hosts]
+    states = Counter((s.get("provisioning") or {}).get("state") or "registering" for s in statuses)
+    line = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+    delayed = sum(1 for s in statuses if s.get("operationalStatus") == "delayed")
+    if delayed:
+        line += f"; {delayed} waiting for a cleaning or provisioning slot"
+    errors = sum(1 for s in statuses if s.get("errorType"))
+    if errors:
+        line += f" ({errors} with errors: kubectl get bmh -n {HOSTS_NAMESPACE})"
+    return line
+
+
 async def _summarise_hosts(hosts_informer: Any, stop: asyncio.Event) -> None:
     """Print how many hosts are in each provisioning state whenever that changes.
 
@@ -92,14 +106,7 @@ async def _summarise_hosts(hosts_informer: Any, stop: asyncio.Event) -> None:
     last = ""
     started = time.monotonic()
     while not stop.is_set():
-        items = hosts_informer.store.list(HOSTS_NAMESPACE)
-        states = Counter(
-            ((h.get("status") or {}).get("provisioning") or {}).get("state") or "registering" for h in items
-        )
-        errors = sum(1 for h in items if (h.get("status") or {}).get("errorType"))
-        line = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
-        if errors:
-            line += f" ({errors} with errors: kubectl get bmh -n {HOSTS_NAMESPACE})"
+        line = host_progress(hosts_informer.store.list(HOSTS_NAMESPACE))
         if line and line != last:
             _say(f"hosts after {time.monotonic() - started:.0f}s: {line}")
             last = line
