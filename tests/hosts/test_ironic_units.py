@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -421,20 +422,28 @@ async def test_unreachable_ironic_raises_provisioner_unavailable() -> None:
     assert time.monotonic() - started < 10
 
 
+def fake_node(provision_state: str) -> Any:
+    """An openstacksdk Node as far as IronicProvisioner reads it."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        id="u1",
+        name="ns~h",
+        provision_state=provision_state,
+        power_state="power off",
+        target_power_state=None,
+        is_maintenance=False,
+        last_error=None,
+        extra={},
+    )
+
+
 async def test_the_node_read_by_observe_serves_the_next_read_once() -> None:
     """observe() then an action in the same reconcile: one GET, not two; later reads go to Ironic."""
     from types import SimpleNamespace
 
     calls: list[str] = []
-    node = SimpleNamespace(
-        id="u1",
-        name="ns~h",
-        provision_state="available",
-        power_state="power off",
-        target_power_state=None,
-        is_maintenance=False,
-        last_error=None,
-    )
+    node = fake_node("available")
 
     def get_node(ident: str) -> object:
         calls.append(ident)
@@ -520,16 +529,7 @@ async def test_ironic_concurrent_action_limit_is_busy_not_an_error() -> None:
         return os_exc.HttpException(message=f"HttpException: {status}", response=response, details=details)
 
     raised: list[os_exc.HttpException] = []
-    node = SimpleNamespace(
-        id="u1",
-        name="ns~h",
-        provision_state="manageable",
-        power_state="power off",
-        target_power_state=None,
-        is_maintenance=False,
-        last_error=None,
-        extra={},
-    )
+    node = fake_node("manageable")
 
     def set_node_provision_state(*_: object, **__: object) -> None:
         raise raised[-1]

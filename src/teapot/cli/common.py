@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -41,27 +41,22 @@ def add_host_controller_arguments(p: argparse.ArgumentParser) -> None:
 
     d = HostControllerOptions()
     g = p.add_argument_group("host controller")
-    g.add_argument(
-        "--max-concurrent-provisioning",
-        type=non_negative_int,
-        default=d.max_concurrent_provisioning,
-        metavar="N",
-        help=f"network-boot hosts (de)provisioning at once; 0 = no cap (default {d.max_concurrent_provisioning}, Metal3's)",
+    flags = (
+        (
+            "--max-concurrent-provisioning",
+            non_negative_int,
+            f"network-boot hosts (de)provisioning at once; 0 = no cap (default {d.max_concurrent_provisioning}, Metal3's)",
+        ),
+        (
+            "--max-concurrent-cleaning",
+            non_negative_int,
+            f"hosts cleaning at once before more may start preparing; 0 = no cap (default {d.max_concurrent_cleaning})",
+        ),
+        ("--host-workers", positive_int, f"concurrent host reconciles (default {d.workers})"),
     )
-    g.add_argument(
-        "--max-concurrent-cleaning",
-        type=non_negative_int,
-        default=d.max_concurrent_cleaning,
-        metavar="N",
-        help=f"hosts cleaning at once before more may start preparing; 0 = no cap (default {d.max_concurrent_cleaning})",
-    )
-    g.add_argument(
-        "--host-workers",
-        type=positive_int,
-        default=d.workers,
-        metavar="N",
-        help=f"concurrent host reconciles (default {d.workers})",
-    )
+    defaults = (d.max_concurrent_provisioning, d.max_concurrent_cleaning, d.workers)
+    for (flag, kind, text), default in zip(flags, defaults, strict=True):
+        g.add_argument(flag, type=kind, default=default, metavar="N", help=text)
 
 
 def host_controller_options(args: argparse.Namespace) -> HostControllerOptions:
@@ -74,15 +69,16 @@ def host_controller_options(args: argparse.Namespace) -> HostControllerOptions:
     )
 
 
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
-    return value
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
+        return value
+
+    parse.__name__ = "integer"  # argparse: "invalid integer value: 'x'"
+    return parse
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return value
+non_negative_int = _int_at_least(0)
+positive_int = _int_at_least(1)
