@@ -554,3 +554,24 @@ async def test_ironic_concurrent_action_limit_is_busy_not_an_error() -> None:
             await prov.provide(HostRef("ns", "h", "u1"))
     finally:
         prov.close()
+
+
+async def test_a_refused_power_change_is_an_error_result() -> None:
+    """Ironic's 400 on a power change is the host's power-management error, not an exception."""
+    from types import SimpleNamespace
+
+    from openstack import exceptions as os_exc
+
+    def set_node_power_state(*_: object) -> None:
+        raise os_exc.BadRequestException(message="HttpException: 400", details="no power interface")
+
+    node = fake_node("manageable")
+    baremetal = SimpleNamespace(get_node=lambda ident: node, set_node_power_state=set_node_power_state)
+    connection = SimpleNamespace(baremetal=baremetal, close=lambda: None)
+    prov = IronicProvisioner(IronicProvisionerSettings(url="http://ironic"), connection=connection)  # type: ignore[arg-type]
+    try:
+        result = await prov.power(HostRef("ns", "h", "u1"), True)
+        assert result.error is not None and result.error.type.value == "power management error"
+        assert "no power interface" in result.error.message
+    finally:
+        prov.close()

@@ -693,12 +693,6 @@ class IronicProvisioner:
             self.baremetal.set_node_power_state(node, target)
         except os_exc.ConflictException:
             return self._busy(node)
-        except os_exc.HttpException as exc:
-            if exc.status_code != 503 or "concurrent" not in str(exc.details or exc).lower():
-                raise
-            # Ironic's ConcurrentActionLimit ([conductor] max_concurrent_deploy/clean): it is busy
-            # with other nodes, not down; try again later like a locked node.
-            return self._busy(node)
         except os_exc.BadRequestException as exc:
             return self._error(
                 host, node, ErrorType.POWER_MANAGEMENT, f"{target} refused: {exc.details or exc}"
@@ -748,12 +742,6 @@ class IronicProvisioner:
                 node = self.baremetal.set_node_maintenance(node, reason=reason)
             self.baremetal.delete_node(node, ignore_missing=True)
         except os_exc.ConflictException:
-            return self._busy(node)
-        except os_exc.HttpException as exc:
-            if exc.status_code != 503 or "concurrent" not in str(exc.details or exc).lower():
-                raise
-            # Ironic's ConcurrentActionLimit ([conductor] max_concurrent_deploy/clean): it is busy
-            # with other nodes, not down; try again later like a locked node.
             return self._busy(node)
         except os_exc.BadRequestException as exc:
             return self._error(host, node, kind, f"cannot remove the Ironic node: {exc.details or exc}")
