@@ -79,10 +79,10 @@ class HostReconciler:
         self.recorder = recorder
         self.machine = machine
         self.field_manager = field_manager
-        self._claims: dict[ObjectKey, float] = {}
+        #: Slots granted here, by kind, that the cache may not show yet.
+        self._claims: dict[str, dict[ObjectKey, float]] = {PROVISIONING: {}, CLEANING: {}}
         with contextlib.suppress(ValueError):  # already added by an earlier reconciler on this informer
             hosts.add_indexer(HOLDER_INDEX, slots_held(machine.options.virtual_media_exempt))
-        self._cleaning_claims: dict[ObjectKey, float] = {}
 
     # -- World -----------------------------------------------------------------------------------
     def secret(self, namespace: str, name: str) -> SecretData | None:
@@ -95,22 +95,25 @@ class HostReconciler:
         return SecretData(name, version, data)
 
     def acquire_provisioning_slot(self, namespace: str, name: str) -> bool:
-        limit = self.machine.options.max_concurrent_provisioning
-        return limit <= 0 or self._acquire(self._claims, ObjectKey(namespace, name), PROVISIONING, limit)
+        return self._acquire(
+            PROVISIONING, ObjectKey(namespace, name), self.machine.options.max_concurrent_provisioning
+        )
 
     def acquire_cleaning_slot(self, namespace: str, name: str) -> bool:
-        limit = self.machine.options.max_concurrent_cleaning
-        return limit <= 0 or self._acquire(self._cleaning_claims, ObjectKey(namespace, name), CLEANING, limit)
+        return self._acquire(
+            CLEANING, ObjectKey(namespace, name), self.machine.options.max_concurrent_cleaning
+        )
 
-    def _acquire(self, claims: dict[ObjectKey, float], key: ObjectKey, kind: str, limit: int) -> bool:
-        """Take one of *limit* slots of *kind* for *key*: hosts the cache shows holding one count,
-        and so does a slot granted here until the cache catches up (a concurrent worker cannot
-        overshoot)."""
+    def _acquire(self, kind: str, key: ObjectKey, limit: int) -> bool:
+        """Take one of *limit* slots of *kind* (0: no cap) for *key*: hosts the cache shows holding
+        one count, and so does a slot granted here until the cache catches up (a concurrent worker
+        cannot overshoot)."""
+        if limit <= 0:
+            return True
         now = time.monotonic()
         holders = {ObjectKey.of(host) for host in self.hosts.store.by_index(HOLDER_INDEX, kind)}
-        fresh = {k: t for k, t in claims.items() if now - t < _CLAIM_TTL and k not in holders}
-        claims.clear()
-        claims.update(fresh)
+        claims = {k: t for k, t in self._claims[kind].items() if now - t < _CLAIM_TTL and k not in holders}
+        self._claims[kind] = claims
         holders.update(claims)
         holders.discard(key)
         if len(holders) >= limit:

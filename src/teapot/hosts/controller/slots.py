@@ -94,14 +94,9 @@ def waiting_for(host: dict[str, Any]) -> list[str]:
 
 def released(old: dict[str, Any], new: dict[str, Any] | None, exempt_virtual_media: bool) -> list[str]:
     """The kinds of slot *old* held that *new* (``None``: deleted) no longer holds."""
-    kinds = []
-    if holds_cleaning_slot(old) and (new is None or not holds_cleaning_slot(new)):
-        kinds.append(CLEANING)
-    if holds_provisioning_slot(old, exempt_virtual_media) and (
-        new is None or not holds_provisioning_slot(new, exempt_virtual_media)
-    ):
-        kinds.append(PROVISIONING)
-    return kinds
+    held = slots_held(exempt_virtual_media)
+    still = held(new) if new is not None else []
+    return [kind for kind in held(old) if kind not in still]
 
 
 def oldest(waiters: Iterable[dict[str, Any]], count: int) -> list[dict[str, Any]]:
